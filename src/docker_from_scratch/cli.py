@@ -1,0 +1,52 @@
+"""docker-from-scratch: the build-host command (build, export, check, ...).
+
+Each verb lives in its own module with ``add_arguments(parser)`` and ``run(args) -> int``;
+a verb's module is imported only when that verb runs, so ``check`` stays fast and the
+builder's dependencies are never needed by the doctor.
+"""
+
+import argparse
+import importlib
+import sys
+from typing import NoReturn
+
+# verb -> (module, one-line help)
+VERBS: dict[str, tuple[str, str]] = {
+    "build": ("docker_from_scratch.builder.cmd_build", "build the image tarball (and --load it)"),
+    "export": ("docker_from_scratch.builder.cmd_export", "write the image's files as a tarball"),
+    "check": ("docker_from_scratch.doctor.cmd_check", "test what Docker needs, here"),
+    "readme-table": (
+        "docker_from_scratch.doctor.cmd_readme",
+        "print the README's requirement table from the table",
+    ),
+}
+
+
+def die(message: str, *, hint: str | None = None, status: int = 1) -> NoReturn:
+    """Print one line, with the fix in parentheses, and exit."""
+    suffix = f" (hint: {hint})" if hint else ""
+    sys.stderr.write(f"docker-from-scratch: error: {message}{suffix}\n")
+    sys.exit(status)
+
+
+def build_parser(verb: str | None) -> argparse.ArgumentParser:
+    """All verbs for --help; only ``verb``'s module is imported to add its options."""
+    parser = argparse.ArgumentParser(prog="docker-from-scratch", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for name, (module_name, help_text) in VERBS.items():
+        verb_parser = sub.add_parser(name, help=help_text, description=help_text)
+        verb_parser.set_defaults(module=module_name)
+        if name == verb:
+            importlib.import_module(module_name).add_arguments(verb_parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    args_list = sys.argv[1:] if argv is None else argv
+    verb = next((a for a in args_list if not a.startswith("-")), None)
+    args = build_parser(verb).parse_args(args_list)
+    module = importlib.import_module(args.module)
+    try:
+        sys.exit(module.run(args))
+    except KeyboardInterrupt:
+        die("interrupted", status=130)

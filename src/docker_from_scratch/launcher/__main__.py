@@ -1,0 +1,3 @@
+from docker_from_scratch.launcher.cli import main
+
+main()

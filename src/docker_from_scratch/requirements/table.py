@@ -1,0 +1,354 @@
+"""The requirement table: every thing Docker needs from the user space, as data.
+
+Levels:
+    hard      Docker cannot run without it; the launcher stops, ``check`` exits 1.
+    soft      Docker runs, but ``lost`` says what goes missing; a warning.
+    optional  Only some builds need it (git, ssh); ``--slim`` images leave it out.
+
+``probe`` names how to test for the row (see ``probes.PROBES``) and ``target`` is
+what the probe looks at. ``packages`` lists Debian packages, the first one the suite
+has wins; ``programs`` are looked up on PATH (and in the package's bin directories by
+the builder); ``files`` are absolute paths in the image; ``links`` are symlinks the
+builder creates because Debian makes them in a maintainer script (alternatives).
+"""
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["file", "engine", "kernel", "privilege"]
+Level = Literal["hard", "soft", "optional"]
+
+
+@dataclass(frozen=True)
+class Requirement:
+    name: str
+    kind: Kind
+    level: Level
+    why: str
+    probe: str
+    target: str = ""
+    lost: str = ""
+    fix: str = ""
+    packages: tuple[str, ...] = ()
+    programs: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+    links: tuple[tuple[str, str], ...] = ()
+    # True when the launcher repairs this itself (remounts /sys rw, mounts cgroups),
+    # so its pre-flight must not stop on it.
+    fixed_by_launcher: bool = False
+    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def ignorable(self) -> bool:
+        return self.level != "hard"
+
+
+_IPTABLES_NFT = tuple(
+    (f"/usr/sbin/{name}", "xtables-nft-multi")
+    for name in (
+        "iptables", "iptables-save", "iptables-restore",
+        "ip6tables", "ip6tables-save", "ip6tables-restore",
+        "iptables-nft", "iptables-nft-save", "iptables-nft-restore",
+        "ip6tables-nft", "ip6tables-nft-save", "ip6tables-nft-restore",
+    )
+)  # fmt: skip
+_IPTABLES_LEGACY = tuple(
+    (f"/usr/sbin/{name}", "xtables-legacy-multi")
+    for name in (
+        "iptables-legacy", "iptables-legacy-save", "iptables-legacy-restore",
+        "ip6tables-legacy", "ip6tables-legacy-save", "ip6tables-legacy-restore",
+    )
+)  # fmt: skip
+
+REQUIREMENTS: tuple[Requirement, ...] = (
+    # --- the engine -----------------------------------------------------------------
+    Requirement(
+        "dockerd", "engine", "hard",
+        why="the Docker daemon itself",
+        probe="program", target="dockerd",
+        fix="use an image that ships the engine (docker-from-scratch build)",
+        packages=("docker.io",), programs=("dockerd",),
+    ),
+    Requirement(
+        "containerd", "engine", "hard",
+        why="dockerd hands containers to containerd",
+        probe="program", target="containerd",
+        fix="install containerd (Debian package containerd)",
+        packages=("containerd",), programs=("containerd",),
+    ),
+    Requirement(
+        "containerd-shim-runc-v2", "engine", "hard",
+        why="containerd keeps each container's process under this shim",
+        probe="program", target="containerd-shim-runc-v2",
+        fix="install containerd (Debian package containerd)",
+        packages=("containerd",), programs=("containerd-shim-runc-v2",),
+    ),
+    Requirement(
+        "runc", "engine", "hard",
+        why="the OCI runtime that creates the container's namespaces and cgroups",
+        probe="program", target="runc",
+        fix="install runc (Debian package runc)",
+        packages=("runc",), programs=("runc",),
+    ),
+    Requirement(
+        "docker-init", "engine", "soft",
+        why="the init for `docker run --init` and the launcher's small reaping PID 1",
+        probe="program", target="docker-init",
+        lost="`docker run --init`; reap mode falls back to the launcher staying resident",
+        fix="install tini (Debian package tini)",
+        packages=("tini",), programs=("tini-static",),
+        links=(("/usr/bin/docker-init", "tini-static"),),
+    ),
+    Requirement(
+        "docker-proxy", "engine", "soft",
+        why="forwards published ports from the host to containers (userland proxy)",
+        probe="program", target="docker-proxy",
+        lost="published ports from loopback; run dockerd with --userland-proxy=false",
+        fix="install docker.io",
+        packages=("docker.io",), programs=("docker-proxy",),
+    ),
+    Requirement(
+        "docker", "engine", "soft",
+        why="the client, for `docker exec daemon docker ps` inside the container",
+        probe="program", target="docker",
+        lost="docker commands inside the container (the daemon still serves its socket)",
+        fix="install the Docker CLI (Debian package docker-cli, or docker.io on bookworm)",
+        packages=("docker-cli", "docker.io"), programs=("docker",),
+    ),
+    # --- the seed's files and programs -----------------------------------------------
+    Requirement(
+        "ca-certificates", "file", "soft",
+        why="TLS trust for registries and git over https",
+        probe="file", target="/etc/ssl/certs/ca-certificates.crt",
+        lost="pulling from registries and cloning over https",
+        fix="install ca-certificates",
+        packages=("ca-certificates",), files=("/etc/ssl/certs/ca-certificates.crt",),
+    ),
+    Requirement(
+        "modprobe", "file", "soft",
+        why="dockerd and the launcher load overlay, bridge, netfilter modules on demand",
+        probe="program", target="modprobe",
+        lost="kernel modules must already be loaded on the host",
+        fix="install kmod, and mount the host's modules: -v /lib/modules:/lib/modules:ro",
+        packages=("kmod",), programs=("kmod",),
+        links=(("/usr/sbin/modprobe", "../bin/kmod"),),
+    ),
+    Requirement(
+        "iptables", "file", "soft",
+        why="dockerd programs NAT and filtering for bridge networks and published ports",
+        probe="program", target="iptables",
+        lost="container networking beyond the bridge; run dockerd with --iptables=false",
+        fix="install iptables",
+        packages=("iptables",), programs=("xtables-nft-multi", "xtables-legacy-multi"),
+        links=_IPTABLES_NFT + _IPTABLES_LEGACY,
+    ),
+    Requirement(
+        "ps", "file", "soft",
+        why="`docker top` runs ps",
+        probe="program", target="ps",
+        lost="`docker top`",
+        fix="install procps",
+        packages=("procps",), programs=("ps",),
+    ),
+    Requirement(
+        "xz", "file", "soft",
+        why="dockerd runs xz to unpack xz-compressed image archives",
+        probe="program", target="xz",
+        lost="`docker load` of .tar.xz images",
+        fix="install xz-utils",
+        packages=("xz-utils",), programs=("xz",),
+    ),
+    Requirement(
+        "git", "file", "optional",
+        why="`docker build` from a git URL clones the repository",
+        probe="program", target="git",
+        lost="`docker build git://...` and other git build contexts",
+        fix="use the full image (not --slim), or install git",
+        packages=("git",), programs=("git",),
+        files=("/usr/lib/git-core/git-remote-http", "/usr/lib/git-core/git-remote-https",
+               "/usr/lib/git-core/git-sh-i18n--envsubst"),
+    ),
+    Requirement(
+        "git-clone", "file", "optional",
+        why="git's clone, run by dockerd for git build contexts",
+        probe="git-subcommand", target="clone",
+        lost="`docker build` from git URLs",
+        fix="use the full image (not --slim), or install git",
+        packages=("git",), programs=("git",),
+    ),
+    Requirement(
+        "git-checkout", "file", "optional",
+        why="git's checkout of the requested ref for git build contexts",
+        probe="git-subcommand", target="checkout",
+        lost="`docker build` from git URLs with a ref",
+        fix="use the full image (not --slim), or install git",
+        packages=("git",), programs=("git",),
+    ),
+    Requirement(
+        "git-submodule", "file", "optional",
+        why="dockerd updates submodules of git build contexts; git-submodule is a shell script",
+        probe="git-subcommand", target="submodule",
+        lost="`docker build` from git repositories with submodules",
+        fix="use the full image (not --slim), or install git with sh, sed, basename and uname",
+        packages=("git", "dash", "sed", "coreutils"),
+        programs=("dash", "sed", "basename", "uname"),
+        files=("/usr/lib/git-core/git-submodule", "/usr/lib/git-core/git-sh-setup",
+               "/usr/lib/git-core/git-sh-i18n"),
+        links=(("/usr/bin/sh", "dash"),),
+    ),
+    Requirement(
+        "ssh", "file", "optional",
+        why="git clones over ssh (git@host:repo build contexts)",
+        probe="program", target="ssh",
+        lost="`docker build` from ssh git URLs",
+        fix="use the full image (not --slim), or install openssh-client",
+        packages=("openssh-client",), programs=("ssh",),
+    ),
+    # --- the kernel ---------------------------------------------------------------------
+    Requirement(
+        "overlay", "kernel", "soft",
+        why="the overlay2 storage driver",
+        probe="filesystem", target="overlay",
+        lost="overlay2; dockerd falls back to vfs (slow, full copies)",
+        fix="load the overlay module on the host (modprobe overlay)",
+    ),
+    Requirement(
+        "data root not on overlayfs", "kernel", "soft",
+        why="overlay2 cannot stack on an overlayfs data root",
+        probe="not-overlay", target="/var/lib/docker",
+        lost="overlay2 for the nested daemon",
+        fix="put /var/lib/docker on a volume: -v dind-data:/var/lib/docker",
+    ),
+    Requirement(
+        "bridge", "kernel", "soft",
+        why="the default bridge network (docker0)",
+        probe="module", target="bridge",
+        lost="bridge networks; run dockerd with --bridge=none",
+        fix="load the bridge module on the host (modprobe bridge)",
+    ),
+    Requirement(
+        "veth", "kernel", "soft",
+        why="each bridged container gets one end of a veth pair",
+        probe="module", target="veth",
+        lost="bridge networks; run dockerd with --bridge=none",
+        fix="load the veth module on the host (modprobe veth)",
+    ),
+    Requirement(
+        "br_netfilter", "kernel", "soft",
+        why="iptables rules see traffic between containers on one bridge",
+        probe="module", target="br_netfilter",
+        lost="inter-container filtering (--icc=false) on bridges",
+        fix="load br_netfilter on the host (modprobe br_netfilter)",
+    ),
+    Requirement(
+        "netfilter nat", "kernel", "soft",
+        why="masquerading and port publishing (nf_tables or legacy ip_tables)",
+        probe="netfilter", target="nat",
+        lost="outbound NAT and published ports; run dockerd with --iptables=false",
+        fix="load nf_tables (or ip_tables) and nf_nat on the host",
+    ),
+    Requirement(
+        "cgroups", "kernel", "hard",
+        why="dockerd and runc put every container in a cgroup",
+        probe="cgroup-fs", target="/sys/fs/cgroup",
+        fix="run the container with --privileged (or mount cgroups on the host)",
+        fixed_by_launcher=True,
+    ),
+    Requirement(
+        "cgroup cpu", "kernel", "soft",
+        why="--cpus and --cpu-shares limits",
+        probe="cgroup-controller", target="cpu",
+        lost="CPU limits", fix="enable the cpu controller on the host",
+    ),
+    Requirement(
+        "cgroup memory", "kernel", "soft",
+        why="--memory limits",
+        probe="cgroup-controller", target="memory",
+        lost="memory limits", fix="boot the host with cgroup_enable=memory",
+    ),
+    Requirement(
+        "cgroup pids", "kernel", "soft",
+        why="--pids-limit",
+        probe="cgroup-controller", target="pids",
+        lost="pids limits", fix="enable the pids controller on the host",
+    ),
+    Requirement(
+        "cgroup devices", "kernel", "soft",
+        why="device access rules (v1 devices controller, or BPF on cgroup v2)",
+        probe="cgroup-devices", target="devices",
+        lost="device isolation of containers", fix="enable the devices controller on the host",
+    ),
+    Requirement(
+        "namespaces", "kernel", "hard",
+        why="runc puts each container in mount, pid, net, uts and ipc namespaces",
+        probe="namespaces", target="mnt pid net uts ipc",
+        fix="use a kernel with namespaces (CONFIG_NAMESPACES)",
+    ),
+    Requirement(
+        "seccomp", "kernel", "soft",
+        why="Docker's default seccomp profile",
+        probe="seccomp",
+        lost="the default syscall filter; containers run unconfined",
+        fix="use a kernel with CONFIG_SECCOMP_FILTER",
+    ),
+    # --- privileges -----------------------------------------------------------------------
+    Requirement(
+        "root", "privilege", "hard",
+        why="dockerd must run as root (rootless mode is another image)",
+        probe="root",
+        fix="run as root",
+    ),
+    Requirement(
+        "CAP_SYS_ADMIN", "privilege", "hard",
+        why="mounting file systems and creating namespaces",
+        probe="capability", target="CAP_SYS_ADMIN",
+        fix="run the container with --privileged",
+    ),
+    Requirement(
+        "CAP_NET_ADMIN", "privilege", "hard",
+        why="creating bridges, veth pairs and iptables rules",
+        probe="capability", target="CAP_NET_ADMIN",
+        fix="run the container with --privileged",
+    ),
+    Requirement(
+        "CAP_MKNOD", "privilege", "soft",
+        why="creating device nodes in container root file systems",
+        probe="capability", target="CAP_MKNOD",
+        lost="images that carry device nodes", fix="run the container with --privileged",
+    ),
+    Requirement(
+        "writable /sys", "privilege", "hard",
+        why="dockerd and runc write under /sys (bridges, cgroups)",
+        probe="writable", target="/sys",
+        fix="run the container with --privileged",
+        fixed_by_launcher=True,
+    ),
+    Requirement(
+        "/dev/null", "privilege", "hard",
+        why="every container gets /dev/null; the daemon opens it",
+        probe="device", target="/dev/null",
+        fix="run the container with --privileged",
+    ),
+    Requirement(
+        "/dev/fuse", "privilege", "optional",
+        why="fuse-overlayfs and FUSE file systems in containers",
+        probe="device", target="/dev/fuse",
+        lost="FUSE inside containers", fix="load the fuse module on the host",
+    ),
+)  # fmt: skip
+
+
+def by_name(name: str) -> Requirement:
+    for row in REQUIREMENTS:
+        if row.name == name:
+            return row
+    raise KeyError(name)
+
+
+def image_rows(*, slim: bool) -> tuple[Requirement, ...]:
+    """The rows whose packages go into the image; ``slim`` drops the optional ones."""
+    return tuple(
+        row
+        for row in REQUIREMENTS
+        if row.packages and not (slim and row.level == "optional")
+    )
