@@ -1,0 +1,134 @@
+"""dockerlaunch's main: parse, check, prepare the user space, then run dockerd.
+
+A linear list of named steps. Argument and pre-flight errors come before the first
+mount, so bad input changes nothing; each step is idempotent, so a restarted container
+(or a second launcher in the same one) skips what is already right.
+"""
+
+import os
+import sys
+from typing import NoReturn
+
+from docker_from_scratch.launcher import args, log
+from docker_from_scratch.launcher.errors import LaunchError
+
+# Where docker:dind keeps its tini for the same job; our image ships it from Debian's tini.
+DOCKER_INIT = "docker-init"
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    try:
+        options = args.parse(sys.argv[1:] if argv is None else argv, os.environ)
+        log.set_debug(options.debug)
+        for warning in options.warnings:
+            log.warn(warning)
+        if options.command is not None:
+            run_command(options.command)
+        launch(options)
+    except LaunchError as exc:
+        log.error(exc.one_line())
+        sys.exit(exc.exit_status)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def run_command(command: list[str]) -> NoReturn:
+    """docker:dind's convention: a first argument that is no option names a program to run."""
+    env = dict(os.environ)
+    from docker_from_scratch.launcher import files
+
+    env["PATH"] = files.extend_path(env.get("PATH", ""))
+    log.debug(f"running {command[0]} instead of dockerd")
+    try:
+        os.execvpe(command[0], command, env)
+    except FileNotFoundError:
+        raise LaunchError(f"{command[0]}: command not found", hint="give a program on PATH, or dockerd options") from None
+    except PermissionError:
+        raise LaunchError(f"{command[0]}: not executable") from None
+
+
+def launch(options: args.LaunchOptions) -> NoReturn:
+    from contextlib import ExitStack
+
+    from docker_from_scratch.launcher import cgroups, files, iptables, kmod, limits, mounts, network
+    from docker_from_scratch.launcher.preflight import check_requirements
+
+    env = dict(os.environ)
+    with log.step("pre-flight checks"):
+        check_requirements(options)
+    with ExitStack() as undo:
+        with log.step("API file systems"):
+            mounts.mount_api_filesystems()
+        with log.step("cgroups"):
+            cgroups.mount_cgroups()
+        with log.step("mount propagation"):
+            mounts.make_root_rshared()
+        with log.step("layout and default files"):
+            files.prepare_layout(data_root=options.data_root, config_file=options.config_file)
+            env["PATH"] = files.extend_path(env.get("PATH", ""))
+        with log.step("kernel modules"):
+            kmod.load_modules()
+        with log.step("networking"):
+            network.enable_ip_forwarding()
+            if options.bridge and options.bridge_address:
+                undo.enter_context(network.bridge(options.bridge, options.bridge_address, options.mtu))
+        if options.iptables:
+            with log.step("iptables"):
+                env["PATH"] = iptables.choose(env)
+        else:
+            log.debug("iptables: skipped (--iptables=false)")
+        with log.step("ulimits"):
+            limits.raise_nofile(options.nofile)
+        undo.pop_all()  # everything is in place: keep it for dockerd
+    start_dockerd(options, env)
+
+
+def want_reaper(options: args.LaunchOptions) -> bool:
+    """Reap when asked, and by default as PID 1: dockerd as PID 1 leaves shim zombies."""
+    if options.reap is None:
+        return os.getpid() == 1
+    return options.reap
+
+
+def find_program(name: str, env: dict[str, str]) -> str | None:
+    for directory in env.get("PATH", "").split(":"):
+        candidate = os.path.join(directory, name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def redirect_output(log_file: str) -> None:
+    """Append dockerd's stdout and stderr to ``log_file``, like the seed's LogFile."""
+    os.makedirs(os.path.dirname(log_file) or ".", exist_ok=True)
+    try:
+        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+    except OSError as exc:
+        raise LaunchError(f"cannot open log file {log_file}: {exc.strerror}", hint="give a writable path") from exc
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def start_dockerd(options: args.LaunchOptions, env: dict[str, str]) -> NoReturn:
+    """exec dockerd; in reap mode under docker-init (small), else supervised by us."""
+    argv = [options.dockerd, *options.dockerd_args]
+    if options.log_file:
+        log.debug(f"dockerd output appended to {options.log_file}")
+        redirect_output(options.log_file)
+    if want_reaper(options):
+        init = find_program(DOCKER_INIT, env)
+        if init is not None:
+            # -s: be a subreaper when not PID 1 (--pid=host); no -g, so SIGTERM reaches
+            # dockerd alone and dockerd stops its containers before containerd goes.
+            argv = [init, "-s", "--", *argv]
+            log.debug(f"reaping with {init}")
+        else:
+            from docker_from_scratch.launcher import reaper
+
+            log.debug(f"no {DOCKER_INIT} on PATH: the launcher stays resident to reap")
+            sys.exit(reaper.supervise(argv, env))
+    log.debug(f"exec {' '.join(argv)}")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(argv[0], argv, env)

@@ -1,0 +1,156 @@
+"""The launcher's command line: seed compatibility, mapping, and usage errors."""
+
+import ipaddress
+import os
+from pathlib import Path
+
+import pytest
+
+from docker_from_scratch.launcher.args import LaunchOptions, interpret_dockerd_args, parse
+from docker_from_scratch.launcher.errors import UsageError
+
+
+@pytest.fixture
+def fake_bin(tmp_path: Path) -> dict[str, str]:
+    """A PATH with executable docker and dockerd files, like the image's /usr/bin and /usr/sbin."""
+    bindir, sbindir = tmp_path / "bin", tmp_path / "sbin"
+    bindir.mkdir()
+    sbindir.mkdir()
+    for path in (bindir / "docker", sbindir / "dockerd"):
+        path.write_text("#!/bin/sh\n")
+        path.chmod(0o755)
+    return {"PATH": f"{sbindir}:{bindir}"}
+
+
+def interpret(*tokens: str, filesystems: str = "nodev\toverlay\n") -> tuple[list[str], LaunchOptions]:
+    options = LaunchOptions(dockerd="/usr/sbin/dockerd", dockerd_args=[])
+    return interpret_dockerd_args(list(tokens), options, filesystems), options
+
+
+def test_seed_docker_binary_runs_dockerd(fake_bin: dict[str, str]) -> None:
+    """`dockerlaunch /usr/bin/docker daemon -s overlay` should run dockerd with overlay2."""
+    docker = os.path.join(fake_bin["PATH"].split(":")[1], "docker")
+    options = parse([docker, "daemon", "-s", "overlay"], fake_bin)
+    assert options.dockerd.endswith("/sbin/dockerd")
+    assert options.dockerd_args == ["--storage-driver", "overlay2"]
+    assert any("overlay2" in warning for warning in options.warnings)
+
+
+def test_seed_leading_docker_word_is_dropped(fake_bin: dict[str, str]) -> None:
+    """A leading `docker daemon` in ARGS should be dropped as the seed did."""
+    options = parse(["dockerd", "docker", "daemon", "--debug"], fake_bin)
+    assert options.dockerd_args == ["--debug"]
+
+
+def test_missing_docker_binary_is_usage_error() -> None:
+    """No DOCKER_BINARY should be a usage error (exit 2) that shows the usage."""
+    with pytest.raises(UsageError) as info:
+        parse([], {"PATH": "/nonexistent"})
+    assert info.value.exit_status == 2
+    assert "DOCKER_BINARY" in info.value.one_line()
+
+
+def test_unknown_docker_binary_names_the_fix() -> None:
+    """A DOCKER_BINARY that does not exist should name the dockerd path to pass."""
+    with pytest.raises(UsageError, match="cannot find dockerd") as info:
+        parse(["/nowhere/dockerd"], {"PATH": "/nonexistent"})
+    assert "dockerlaunch /usr/bin/dockerd" in info.value.one_line()
+
+
+def test_bip_with_bridge_is_taken_by_the_launcher() -> None:
+    """--bip with -b should make the launcher create the bridge and pass only -b on."""
+    args, options = interpret("--bip", "192.0.2.1/24", "-b", "br-test", "--mtu=1400")
+    assert args == ["-b", "br-test", "--mtu", "1400"]
+    assert options.bridge_address == ipaddress.ip_interface("192.0.2.1/24")
+    assert options.mtu == 1400
+
+
+@pytest.mark.parametrize("form", [["--bip=192.0.2.1/24"], ["--bip", "192.0.2.1/24"]])
+def test_bip_alone_is_passed_on(form: list[str]) -> None:
+    """--bip without -b should reach dockerd unchanged (it sets docker0's address)."""
+    args, options = interpret(*form)
+    assert args == ["--bip", "192.0.2.1/24"]
+    assert options.bridge_address is None
+
+
+@pytest.mark.parametrize("bad", ["192.0.2.1", "192.0.2.300/24", "not-an-ip/8", "192.0.2.0/24", "2001:db8::1/64"])
+def test_bad_bip_is_usage_error(bad: str) -> None:
+    """An unusable --bip should be a one-line usage error with an example."""
+    with pytest.raises(UsageError, match="--bip") as info:
+        interpret("--bip", bad, "-b", "br0")
+    assert "192.0.2.1/24" in info.value.one_line()
+
+
+@pytest.mark.parametrize("bad", ["0", "67", "65536", "abc", "-5", "1500.5"])
+def test_bad_mtu_is_usage_error(bad: str) -> None:
+    """--mtu outside 68..65535 should be refused, unlike the seed's silently ignored MTU."""
+    with pytest.raises(UsageError, match="MTU|needs a value"):
+        interpret(f"--mtu={bad}")
+
+
+@pytest.mark.parametrize("tokens", [["-b"], ["--bridge"], ["-b", "--debug"], ["--bip"]])
+def test_option_without_value_is_usage_error(tokens: list[str]) -> None:
+    """-b, --bridge or --bip with no value should say that a value is needed."""
+    with pytest.raises(UsageError, match="needs a value"):
+        interpret(*tokens)
+
+
+def test_bip_with_bridge_none_contradicts() -> None:
+    """--bip together with -b none should be refused as contradictory."""
+    with pytest.raises(UsageError, match="contradict"):
+        interpret("--bip", "192.0.2.1/24", "-b", "none")
+
+
+def test_aufs_without_kernel_support_names_overlay2() -> None:
+    """-s aufs on a kernel without aufs should fail with an error naming overlay2."""
+    with pytest.raises(UsageError, match="aufs") as info:
+        interpret("-s", "aufs", filesystems="nodev\toverlay\n")
+    assert "overlay2" in info.value.one_line()
+
+
+@pytest.mark.parametrize("driver", ["btrfsx", "devicemapper", "zfs2"])
+def test_unknown_storage_driver_is_usage_error(driver: str) -> None:
+    """A storage driver dockerd does not know should be refused before anything runs."""
+    with pytest.raises(UsageError, match="storage driver"):
+        interpret(f"--storage-driver={driver}")
+
+
+def test_graph_maps_to_data_root() -> None:
+    """-g and --graph (gone from dockerd) should become --data-root and set the data root."""
+    args, options = interpret("-g", "/data/docker")
+    assert args == ["--data-root", "/data/docker"]
+    assert options.data_root == "/data/docker"
+
+
+def test_iptables_false_is_noticed_and_passed_on() -> None:
+    """--iptables=false should turn the iptables step off and still reach dockerd."""
+    args, options = interpret("--iptables=false")
+    assert args == ["--iptables=false"]
+    assert options.iptables is False
+
+
+def test_other_options_pass_through_untouched() -> None:
+    """Options the launcher does not act on should reach dockerd in order."""
+    tokens = ["--debug", "-H", "unix:///run/x.sock", "--label", "a=b", "--bogus"]
+    args, _ = interpret(*tokens)
+    assert args == tokens
+
+
+def test_launcher_options_and_environment_twins(fake_bin: dict[str, str]) -> None:
+    """--debug/--reap/--log-file should win over DOCKER_LAUNCH_* and not reach dockerd."""
+    env = {**fake_bin, "DOCKER_LAUNCH_REAP": "false", "DOCKER_LAUNCH_NOFILE": "4096"}
+    options = parse(["--debug", "--reap", "--log-file=/tmp/x.log", "dockerd", "--debug"], env)
+    assert (options.debug, options.reap, options.log_file, options.nofile) == (True, True, "/tmp/x.log", 4096)
+    assert options.dockerd_args == ["--debug"]
+
+
+def test_bad_boolean_environment_is_usage_error(fake_bin: dict[str, str]) -> None:
+    """DOCKER_LAUNCH_REAP=maybe should be refused with the accepted values."""
+    with pytest.raises(UsageError, match="DOCKER_LAUNCH_REAP"):
+        parse(["dockerd"], {**fake_bin, "DOCKER_LAUNCH_REAP": "maybe"})
+
+
+def test_other_command_is_run_instead_of_dockerd(fake_bin: dict[str, str]) -> None:
+    """A first argument that is no option (docker:dind's convention) should name a command."""
+    options = parse(["/usr/bin/dockerd", "sh", "-c", "echo hi"], fake_bin)
+    assert options.command == ["sh", "-c", "echo hi"]
