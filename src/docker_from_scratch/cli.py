@@ -50,3 +50,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(module.run(args))
     except KeyboardInterrupt:
         die("interrupted", status=130)
+
+
+if __name__ == "__main__":
+    main()

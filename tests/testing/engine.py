@@ -1,0 +1,145 @@
+"""The host Docker engine, images made locally (no registry pulls), and DinD containers."""
+
+import io
+import os
+import subprocess
+import tarfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from docker_from_scratch.host import privileged_flags
+
+BUSYBOX = Path("/bin/busybox")  # Debian's busybox-static
+BUSYBOX_TAG = "dfs-test-busybox:latest"
+BUSYBOX_APPLETS = ("sh", "echo", "cat", "sleep", "ls", "true", "false", "ip", "hostname", "wget", "nc", "id", "ps")
+
+
+def docker(*args: str, check: bool = True, input: bytes | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the host docker CLI; on failure raise with its stderr in the message."""
+    result = subprocess.run(
+        ["docker", *args], input=input.decode() if input is not None else None,
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    if check and result.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
+    return result
+
+
+def engine_available() -> bool:
+    try:
+        return subprocess.run(["docker", "version"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def image_exists(tag: str) -> bool:
+    return docker("image", "inspect", tag, check=False).returncode == 0
+
+
+def busybox_rootfs_tar() -> bytes:
+    """A root file system of Debian's static busybox and its applet links, as a tar."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for directory in ("bin", "tmp", "etc"):
+            info = tarfile.TarInfo(directory)
+            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if directory == "tmp" else 0o755
+            tar.addfile(info)
+        tar.add(BUSYBOX, arcname="bin/busybox")
+        for applet in BUSYBOX_APPLETS:
+            info = tarfile.TarInfo(f"bin/{applet}")
+            info.type, info.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(info)
+        passwd = b"root:x:0:0:root:/root:/bin/sh\n"
+        info = tarfile.TarInfo("etc/passwd")
+        info.size = len(passwd)
+        tar.addfile(info, io.BytesIO(passwd))
+    return buffer.getvalue()
+
+
+def ensure_busybox_image(tag: str = BUSYBOX_TAG) -> str:
+    """Import the busybox image into the host engine once; return its tag."""
+    if not image_exists(tag):
+        subprocess.run(
+            ["docker", "import", "--change", 'CMD ["sh"]', "-", tag],
+            input=busybox_rootfs_tar(), capture_output=True, check=True, timeout=120,
+        )  # fmt: skip
+    return tag
+
+
+def save_image(tag: str, path: Path) -> Path:
+    """`docker save` a host image to a file, to load it into a nested daemon."""
+    if not path.exists():
+        docker("save", "-o", os.fspath(path), tag)
+    return path
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Dind:
+    """A running DinD container of our image; ``exec`` runs a command inside it."""
+
+    name: str
+    volume: str
+
+    def exec(self, *argv: str, check: bool = True, input: bytes | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        options = ["-i"] if input is not None else []
+        return docker("exec", *options, self.name, *argv, check=check, input=input, timeout=timeout)
+
+    def logs(self) -> str:
+        result = docker("logs", self.name, check=False)
+        return result.stdout + result.stderr
+
+    def load_image(self, tar: Path) -> None:
+        with open(tar, "rb") as handle:
+            result = subprocess.run(
+                ["docker", "exec", "-i", self.name, "docker", "load"],
+                stdin=handle, capture_output=True, text=True, timeout=300, check=False,
+            )  # fmt: skip
+        if result.returncode != 0:
+            raise AssertionError(f"docker load inside {self.name} failed: {result.stderr.strip()}")
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        """Until the nested daemon answers `docker version`; fail with the container's log."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.exec("docker", "version", check=False, timeout=30).returncode == 0:
+                return
+            state = docker("inspect", "-f", "{{.State.Running}}", self.name, check=False).stdout.strip()
+            if state == "false":
+                break
+            time.sleep(0.3)
+        raise AssertionError(f"nested dockerd in {self.name} did not answer; log:\n{self.logs()[-4000:]}")
+
+
+@contextmanager
+def dind(
+    image: str,
+    *args: str,
+    run_options: Sequence[str] = (),
+    volume: str | None = None,
+    keep_volume: bool = False,
+    wait: bool = True,
+) -> Iterator[Dind]:
+    """Start our image as a DinD daemon (privileged flags, a named volume for its data root)."""
+    name = unique("dfs-test")
+    volume = volume or unique("dfs-test-data")
+    docker(
+        "run", "-d", "--name", name, *privileged_flags(),
+        "-v", f"{volume}:/var/lib/docker", *run_options, image, *args,
+    )  # fmt: skip
+    container = Dind(name, volume)
+    try:
+        if wait:
+            container.wait_ready()
+        yield container
+    finally:
+        docker("rm", "-f", "-v", name, check=False)
+        if not keep_volume:
+            docker("volume", "rm", "-f", volume, check=False)
