@@ -13,12 +13,18 @@ The launcher's own options come before DOCKER_BINARY, each with an environment t
 check here runs before anything is mounted: bad input changes nothing.
 """
 
-import ipaddress
+from __future__ import annotations
+
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from docker_from_scratch.launcher.errors import UsageError
+
+# Annotations only: importing typing, dataclasses and ipaddress at start-up costs ~15 ms,
+# more than a third of the launcher's budget (bench/), so they load only when needed.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ipaddress
+    from collections.abc import Mapping, Sequence
 
 USAGE = "usage: dockerlaunch [--debug] [--reap|--no-reap] [--log-file PATH] [--nofile N] DOCKER_BINARY [ARGS...]"
 DEFAULT_NOFILE = 1_048_576
@@ -32,26 +38,29 @@ _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
 
-@dataclass
 class LaunchOptions:
     """Everything the launcher decided from argv and the environment."""
 
-    dockerd: str
-    dockerd_args: list[str]
-    debug: bool = False
-    reap: bool | None = None  # None: reap when PID 1
-    log_file: str | None = None
-    nofile: int = DEFAULT_NOFILE
-    data_root: str = DEFAULT_DATA_ROOT
-    config_file: str | None = None
-    bridge: str | None = None
-    bridge_address: ipaddress.IPv4Interface | None = None  # set only when we create it
-    mtu: int | None = None
-    iptables: bool = True
-    storage_driver: str | None = None
-    # Set when ARGS name another program (docker:dind's convention): run it, prepare nothing.
-    command: list[str] | None = None
-    warnings: list[str] = field(default_factory=list)
+    def __init__(self, dockerd: str, dockerd_args: list[str]) -> None:
+        self.dockerd = dockerd
+        self.dockerd_args = dockerd_args
+        self.debug = False
+        self.reap: bool | None = None  # None: reap when PID 1
+        self.log_file: str | None = None
+        self.nofile = DEFAULT_NOFILE
+        self.data_root = DEFAULT_DATA_ROOT
+        self.config_file: str | None = None
+        self.bridge: str | None = None
+        self.bridge_address: ipaddress.IPv4Interface | None = None  # set only when we create it
+        self.mtu: int | None = None
+        self.iptables = True
+        self.storage_driver: str | None = None
+        # Set when ARGS name another program (docker:dind's convention): run it, prepare nothing.
+        self.command: list[str] | None = None
+        self.warnings: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"LaunchOptions({vars(self)})"
 
 
 def parse_bool(name: str, value: str) -> bool:
@@ -215,6 +224,8 @@ def _check_mtu(value: str) -> int:
 
 
 def _check_bip(value: str) -> ipaddress.IPv4Interface:
+    import ipaddress
+
     try:
         interface = ipaddress.ip_interface(value)
     except ValueError:

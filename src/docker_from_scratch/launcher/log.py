@@ -4,11 +4,16 @@ Kept to plain ``sys.stderr`` writes: importing ``logging`` costs several millise
 at every start, and the launcher logs only a few dozen lines.
 """
 
+from __future__ import annotations
+
 import os
 import sys
 import time
-from collections.abc import Iterator
 from contextlib import contextmanager
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 PROG = "dockerlaunch"
 _TRUE = {"1", "true", "yes", "on"}
