@@ -1,0 +1,52 @@
+"""The two rooms and the table: import rules that keep the launcher small and separate."""
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "docker_from_scratch"
+
+
+def imports_of(path: Path, *, top_level_only: bool = False) -> set[str]:
+    """Module names imported by a file (all of them, or only those run at import time)."""
+    tree = ast.parse(path.read_text())
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    names: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def files_of(subpackage: str) -> list[Path]:
+    return sorted((PACKAGE / subpackage).glob("*.py"))
+
+
+@pytest.mark.parametrize("path", files_of("launcher"), ids=lambda p: p.name)
+def test_launcher_never_imports_builder_or_doctor(path: Path) -> None:
+    """launcher/ runs in the image: it should import neither builder/ nor doctor/."""
+    bad = {n for n in imports_of(path) if n.startswith(("docker_from_scratch.builder", "docker_from_scratch.doctor"))}
+    assert not bad, f"{path.name} imports {bad}"
+
+
+@pytest.mark.parametrize("path", files_of("launcher") + files_of("requirements"), ids=lambda p: p.name)
+def test_launcher_imports_only_stdlib_at_start_up(path: Path) -> None:
+    """Module-level imports in the image's code should be the stdlib or our own package."""
+    third_party = {
+        name
+        for name in imports_of(path, top_level_only=True)
+        if name.split(".")[0] not in sys.stdlib_module_names and not name.startswith("docker_from_scratch")
+    }
+    assert not third_party, f"{path.name} imports {third_party} at start-up: import it where it is needed"
+
+
+@pytest.mark.parametrize("path", files_of("requirements"), ids=lambda p: p.name)
+def test_requirements_table_imports_none_of_the_rooms(path: Path) -> None:
+    """requirements/ is shared data: it should import neither launcher/, builder/ nor doctor/."""
+    rooms = ("docker_from_scratch.launcher", "docker_from_scratch.builder", "docker_from_scratch.doctor")
+    bad = {n for n in imports_of(path) if n.startswith(rooms)}
+    assert not bad, f"{path.name} imports {bad}"
