@@ -1,0 +1,771 @@
+"""Probes: one function per probe kind the table names; each returns ``Result`` data.
+
+Every probe reads /proc, /sys and the file tree under ``root`` (default "/"), so unit
+tests point it at a fixture tree, and never starts a process: ``check`` and the
+launcher's pre-flight run all of them at every start and must answer in milliseconds.
+Standard library only, and only cheap modules (no re, json, pathlib, shutil,
+subprocess): the launcher imports this file inside the image.
+
+Kernel evidence, strongest first (a module named in the table):
+    loaded     listed in /proc/modules
+    built in   /sys/module/X without a /proc/modules line, modules.builtin, or CONFIG_X=y
+    loadable   a file under /lib/modules/$(uname -r) (modules.dep), or CONFIG_X=m with it
+    absent     CONFIG_X unset, or none of the above
+A kernel built without CONFIG_MODULES has no /proc/modules at all (measured on the
+build machine: 6.18 with everything built in; veth and nf_nat then show up nowhere
+but in /proc/config.gz, so the kernel config is read too).
+"""
+
+import os
+import stat
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from docker_from_scratch.requirements.table import REQUIREMENTS, Requirement
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one probe found: ``detail`` says what was seen, ``hint`` how to fix it."""
+
+    ok: bool
+    detail: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A row and its result, worded for the launcher's error or warning."""
+
+    requirement: Requirement
+    result: Result
+
+    @property
+    def name(self) -> str:
+        return self.requirement.name
+
+    @property
+    def message(self) -> str:
+        """'X is required to <why>: <detail>' — the launcher's error for a hard row."""
+        row = self.requirement
+        return f"{row.name} is required to {row.why}: {self.result.detail}"
+
+    @property
+    def warning(self) -> str:
+        """'<name> missing: <lost>' — the launcher's warning for a soft row."""
+        return f"{self.requirement.name} missing: {self.requirement.lost} ({self.result.detail})"
+
+    @property
+    def hint(self) -> str:
+        return self.result.hint or self.requirement.fix
+
+
+Probe = Callable[[Requirement, str], Result]
+
+
+# --- small readers ------------------------------------------------------------------------
+
+
+def _under(root: str, path: str) -> str:
+    """``path`` (absolute) inside ``root``."""
+    if root in ("", "/"):
+        return path
+    return os.path.join(root, path.lstrip("/"))
+
+
+def _read(root: str, path: str) -> str | None:
+    try:
+        with open(_under(root, path), encoding="utf-8", errors="replace") as file:
+            return file.read()
+    except OSError:
+        return None
+
+
+def _read_bytes(root: str, path: str) -> bytes | None:
+    try:
+        with open(_under(root, path), "rb") as file:
+            return file.read()
+    except OSError:
+        return None
+
+
+def _status_field(root: str, field: str) -> str | None:
+    """One field of /proc/self/status ('CapEff', 'Uid', 'Seccomp'), or None."""
+    text = _read(root, "/proc/self/status")
+    if text is None:
+        return None
+    prefix = field + ":"
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            return line[len(prefix) :].strip()
+    return None
+
+
+def _resolve(root: str, path: str, depth: int = 0) -> str:
+    """Follow a final-component symlink chain, re-rooting absolute targets under ``root``."""
+    full = _under(root, path)
+    if depth > 40 or not os.path.islink(full):
+        return full
+    target = os.readlink(full)
+    if not target.startswith("/"):
+        target = os.path.join(os.path.dirname(path), target)
+    return _resolve(root, os.path.normpath(target), depth + 1)
+
+
+def _is_executable(root: str, path: str) -> bool:
+    resolved = _resolve(root, path)
+    return os.path.isfile(resolved) and os.access(resolved, os.X_OK)
+
+
+def find_program(name: str, root: str = "/", search_path: str | None = None) -> str | None:
+    """The first ``name`` on PATH (inside ``root``), like the shell finds it, or None."""
+    if search_path is None:
+        search_path = os.environ.get("PATH", os.defpath)
+    for directory in search_path.split(":"):
+        if directory.startswith("/") and _is_executable(root, f"{directory}/{name}"):
+            return f"{directory.rstrip('/')}/{name}"
+    return None
+
+
+def kernel_release(root: str = "/") -> str:
+    """The running kernel's release (what `uname -r` prints)."""
+    text = _read(root, "/proc/sys/kernel/osrelease")
+    if text:
+        return text.strip()
+    return os.uname().release if root in ("", "/") else ""
+
+
+# --- mountinfo ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One line of /proc/self/mountinfo (proc(5)): where, what type, which flags."""
+
+    mount_point: str
+    fs_type: str
+    source: str
+    options: frozenset[str]  # per-mount flags: ro/rw, nosuid, ...
+    super_options: frozenset[str]  # per-superblock: ro/rw, cgroup controllers, ...
+
+    @property
+    def read_only(self) -> bool:
+        return "ro" in self.options or "ro" in self.super_options
+
+
+def _unescape(field: str) -> str:
+    """mountinfo escapes space, tab, newline and backslash as octal (\\040)."""
+    if "\\" not in field:
+        return field
+    out, i = [], 0
+    while i < len(field):
+        if field[i] == "\\" and field[i + 1 : i + 4].isdigit():
+            out.append(chr(int(field[i + 1 : i + 4], 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def parse_mountinfo(text: str) -> list[Mount]:
+    mounts = []
+    for line in text.splitlines():
+        fields = line.split(" ")
+        if "-" not in fields[6:]:
+            continue
+        dash = fields.index("-", 6)
+        super_opts = fields[dash + 3] if len(fields) > dash + 3 else ""
+        mounts.append(
+            Mount(
+                mount_point=_unescape(fields[4]),
+                fs_type=fields[dash + 1],
+                source=_unescape(fields[dash + 2]),
+                options=frozenset(fields[5].split(",")),
+                super_options=frozenset(super_opts.split(",")),
+            )
+        )
+    return mounts
+
+
+def read_mounts(root: str = "/") -> list[Mount]:
+    text = _read(root, "/proc/self/mountinfo")
+    return parse_mountinfo(text) if text is not None else []
+
+
+def _nearest_existing(root: str, path: str) -> str:
+    """``path`` or its nearest existing ancestor (the data root may not exist yet)."""
+    path = os.path.normpath("/" + path.lstrip("/"))
+    while path != "/" and not os.path.isdir(_under(root, path)):
+        path = os.path.dirname(path)
+    if root in ("", "/"):
+        return os.path.realpath(path)
+    return path
+
+
+def mount_of(path: str, mounts: Iterable[Mount]) -> Mount | None:
+    """The mount ``path`` lives on: the longest mount point above it, the last one
+    listed winning when several are stacked on the same point."""
+    best: Mount | None = None
+    for mount in mounts:
+        point = mount.mount_point
+        above = point == "/" or path == point or path.startswith(point.rstrip("/") + "/")
+        if above and (best is None or len(point) >= len(best.mount_point)):
+            best = mount
+    return best
+
+
+# --- kernel modules and config --------------------------------------------------------------
+
+# The Kconfig symbol of each module the table names: when a kernel is built without
+# module support, the config is the only place a built-in without parameters shows up.
+KCONFIG: dict[str, str] = {
+    "overlay": "CONFIG_OVERLAY_FS",
+    "bridge": "CONFIG_BRIDGE",
+    "veth": "CONFIG_VETH",
+    "br_netfilter": "CONFIG_BRIDGE_NETFILTER",
+    "nf_nat": "CONFIG_NF_NAT",
+    "nf_tables": "CONFIG_NF_TABLES",
+    "nft_chain_nat": "CONFIG_NFT_NAT",
+    "nft_compat": "CONFIG_NFT_COMPAT",
+    "ip_tables": "CONFIG_IP_NF_IPTABLES",
+    "iptable_nat": "CONFIG_IP_NF_NAT",
+    "fuse": "CONFIG_FUSE_FS",
+}
+
+# Files that exist only while a module's code is in the kernel (loaded or built in).
+MODULE_TRACES: dict[str, str] = {
+    "br_netfilter": "/proc/sys/net/bridge",
+    "ip_tables": "/proc/net/ip_tables_names",
+}
+
+
+def _gunzip(data: bytes) -> str | None:
+    try:
+        import zlib  # built into Debian's python3; imported lazily, rarely needed
+    except ImportError:
+        return None
+    try:
+        return zlib.decompress(data, 16 + zlib.MAX_WBITS).decode("utf-8", "replace")
+    except zlib.error:
+        return None
+
+
+@lru_cache(maxsize=8)
+def kernel_config(root: str = "/", release: str = "") -> dict[str, str]:
+    """CONFIG_* = y/m from /proc/config.gz (CONFIG_IKCONFIG_PROC) or /boot/config-<release>;
+    empty when neither is readable. Cached: a kernel's config does not change while it runs."""
+    text = None
+    data = _read_bytes(root, "/proc/config.gz")
+    if data is not None:
+        text = _gunzip(data)
+    if text is None and release:
+        text = _read(root, f"/boot/config-{release}")
+    config: dict[str, str] = {}
+    for line in (text or "").splitlines():
+        if line.startswith("CONFIG_"):
+            key, _, value = line.partition("=")
+            config[key] = value
+        elif line.startswith("# CONFIG_") and line.endswith(" is not set"):
+            config[line[2:].split(" ", 1)[0]] = "n"
+    return config
+
+
+def _loaded_modules(root: str) -> set[str] | None:
+    """Names in /proc/modules; None when the kernel has no loadable modules (or no /proc)."""
+    text = _read(root, "/proc/modules")
+    if text is None:
+        return None
+    return {line.split(" ", 1)[0] for line in text.splitlines() if line}
+
+
+def _listed_in(data: bytes | None, name: str) -> bool:
+    """``name``.ko[.xz|.zst|.gz] in modules.builtin or modules.dep (names use _ or -)."""
+    if not data:
+        return False
+    for spelling in {name, name.replace("_", "-")}:
+        needle = f"/{spelling}.ko".encode()
+        start = data.find(needle)
+        while start != -1:
+            end = start + len(needle)
+            if data[end : end + 1] in (b"", b"\n", b":", b"."):
+                return True
+            start = data.find(needle, end)
+    return False
+
+
+@dataclass(frozen=True)
+class ModuleState:
+    state: str  # loaded, built in, loadable, absent, unknown
+    evidence: str
+
+    @property
+    def available(self) -> bool:
+        return self.state in ("loaded", "built in", "loadable")
+
+    def describe(self, name: str) -> str:
+        return f"{name} {self.state} ({self.evidence})"
+
+
+def module_state(name: str, root: str = "/") -> ModuleState:
+    """Where ``name`` stands in the running kernel; see the table in the module docstring."""
+    loaded = _loaded_modules(root)
+    if loaded is not None and name in loaded:
+        return ModuleState("loaded", "/proc/modules")
+    if os.path.isdir(_under(root, f"/sys/module/{name}")):
+        return ModuleState("built in", f"/sys/module/{name}, not in /proc/modules")
+    release = kernel_release(root)
+    moddir = f"/lib/modules/{release}"
+    if _listed_in(_read_bytes(root, f"{moddir}/modules.builtin"), name):
+        return ModuleState("built in", f"{moddir}/modules.builtin")
+    trace = MODULE_TRACES.get(name)
+    if trace and os.path.exists(_under(root, trace)):
+        return ModuleState("built in", f"{trace} exists, not in /proc/modules")
+    symbol = KCONFIG.get(name, "")
+    config_value = kernel_config(root, release).get(symbol) if symbol else None
+    if config_value == "y":
+        return ModuleState("built in", f"{symbol}=y")
+    if loaded is not None and _listed_in(_read_bytes(root, f"{moddir}/modules.dep"), name):
+        return ModuleState("loadable", f"not loaded yet, in {moddir}")
+    if config_value == "n":
+        return ModuleState("absent", f"{symbol} is not set")
+    if loaded is None:
+        if not os.path.isdir(_under(root, "/proc/self")):
+            return ModuleState("unknown", "/proc is not mounted")
+        return ModuleState("unknown", "not listed anywhere, and no kernel config to ask")
+    if not os.path.isdir(_under(root, moddir)):
+        return ModuleState("absent", f"not loaded, and no {moddir} to load it from")
+    return ModuleState("absent", f"not loaded, not built in, not in {moddir}")
+
+
+def _modules_hint(row: Requirement, state: ModuleState) -> str:
+    if state.evidence.startswith("not loaded, and no /lib/modules"):
+        return f"{row.fix}; or mount the host's modules: -v /lib/modules:/lib/modules:ro"
+    return row.fix
+
+
+# --- probes: one per probe kind ----------------------------------------------------------------
+
+
+def probe_program(row: Requirement, root: str = "/") -> Result:
+    """The row's program is on PATH and executable."""
+    found = find_program(row.target, root)
+    if found:
+        return Result(True, found)
+    return Result(False, f"no {row.target} on PATH", row.fix)
+
+
+def probe_file(row: Requirement, root: str = "/") -> Result:
+    """The row's file exists and is not empty."""
+    path = _resolve(root, row.target)
+    try:
+        info = os.stat(path)
+    except OSError:
+        return Result(False, f"no {row.target}", row.fix)
+    if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
+        return Result(False, f"{row.target} is empty or not a regular file", row.fix)
+    return Result(True, row.target)
+
+
+# git's own subcommands in Debian's build; they need no file in git-core (the links there
+# are only for old scripts), while git-submodule is a shell script that must be present.
+GIT_BUILTINS = frozenset({"clone", "checkout", "fetch", "init", "config", "remote"})
+GIT_EXEC_DIRS = ("/usr/lib/git-core", "/usr/libexec/git-core")
+
+
+def probe_git_subcommand(row: Requirement, root: str = "/") -> Result:
+    """`git <target>` can run: git on PATH and the subcommand built in or in git-core;
+    for a script, its interpreter and the commands named in extra['needs'] too."""
+    git = find_program("git", root)
+    if git is None:
+        return Result(False, "no git on PATH", row.fix)
+    name = f"git-{row.target}"
+    dirs = [os.environ["GIT_EXEC_PATH"]] if os.environ.get("GIT_EXEC_PATH") else []
+    for directory in [*dirs, *GIT_EXEC_DIRS]:
+        path = f"{directory}/{name}"
+        resolved = _resolve(root, path)
+        if not os.path.isfile(resolved):
+            continue
+        with open(resolved, "rb") as file:
+            head = file.read(128)
+        if not head.startswith(b"#!"):
+            return Result(True, path)
+        interpreter = head[2:].split(b"\n", 1)[0].strip().split(b" ")[0].decode()
+        missing = [interpreter] if not _is_executable(root, interpreter) else []
+        missing += [
+            need for need in row.extra.get("needs", "").split() if not find_program(need, root)
+        ]
+        if missing:
+            return Result(False, f"{path} is a script; missing {', '.join(missing)}", row.fix)
+        return Result(True, f"{path} (script; {interpreter} found)")
+    if row.target in GIT_BUILTINS:
+        return Result(True, f"built into {git}")
+    return Result(False, f"no {name} in {' or '.join(GIT_EXEC_DIRS)}", row.fix)
+
+
+def probe_filesystem(row: Requirement, root: str = "/") -> Result:
+    """The kernel offers the file system type (/proc/filesystems), or its module loads."""
+    text = _read(root, "/proc/filesystems") or ""
+    if row.target in (line.split("\t")[-1] for line in text.splitlines()):
+        return Result(True, f"{row.target} in /proc/filesystems")
+    state = module_state(row.target, root)
+    if state.state == "loadable":
+        return Result(True, state.describe(row.target))
+    return Result(False, state.describe(row.target), _modules_hint(row, state))
+
+
+def probe_not_overlay(row: Requirement, root: str = "/") -> Result:
+    """The data root (or its nearest existing parent) is not on overlayfs."""
+    path = _nearest_existing(root, row.target)
+    mount = mount_of(path, read_mounts(root))
+    if mount is None:
+        return Result(False, f"no mount found for {path} in /proc/self/mountinfo", row.fix)
+    where = f"{row.target} is on {mount.fs_type} (mounted at {mount.mount_point})"
+    if mount.fs_type == "overlay":
+        return Result(False, where, row.fix)
+    return Result(True, where)
+
+
+def probe_module(row: Requirement, root: str = "/") -> Result:
+    """The kernel module is loaded, built in, or loadable from /lib/modules."""
+    state = module_state(row.target, root)
+    if state.available:
+        return Result(True, state.describe(row.target))
+    return Result(False, state.describe(row.target), _modules_hint(row, state))
+
+
+# Docker's NAT works through either stack: iptables-nft needs nf_tables with the nat
+# chain type and the xt compatibility layer (for -m addrtype, MASQUERADE); legacy
+# iptables needs ip_tables and its nat table. Both sit on nf_nat.
+NAT_STACKS: dict[str, tuple[str, ...]] = {
+    "nf_tables": ("nf_nat", "nf_tables", "nft_chain_nat", "nft_compat"),
+    "legacy": ("nf_nat", "ip_tables", "iptable_nat"),
+}
+
+
+def probe_netfilter(row: Requirement, root: str = "/") -> Result:
+    """Some netfilter stack offers NAT: nf_tables or legacy ip_tables."""
+    if "nat" in (_read(root, "/proc/net/ip_tables_names") or "").split():
+        return Result(True, "legacy nat table in /proc/net/ip_tables_names")
+    reports = []
+    for stack, modules in NAT_STACKS.items():
+        states = {name: module_state(name, root) for name in modules}
+        missing = [name for name, state in states.items() if not state.available]
+        if not missing:
+            return Result(True, f"{stack}: {', '.join(modules)} available")
+        reports.append(f"{stack}: " + "; ".join(states[name].describe(name) for name in missing))
+    return Result(False, " / ".join(reports), row.fix)
+
+
+def probe_modules_dir(row: Requirement, root: str = "/") -> Result:
+    """Modules the table needs are in the kernel already, or /lib/modules/<release> is
+    here to load them from (docker:dind's advice: -v /lib/modules:/lib/modules:ro)."""
+    release = kernel_release(root)
+    moddir = f"/lib/modules/{release}"
+    states = {name: module_state(name, root) for name in row.target.split()}
+    pending = [name for name, state in states.items() if state.state not in ("loaded", "built in")]
+    if not pending:
+        return Result(True, "all loaded or built in: nothing to load")
+    if os.path.isdir(_under(root, moddir)):
+        return Result(True, f"{moddir} present to load {', '.join(pending)}")
+    if _loaded_modules(root) is None and os.path.isdir(_under(root, "/proc/self")):
+        return Result(True, "the kernel has no loadable modules (CONFIG_MODULES unset)")
+    return Result(False, f"no {moddir}; not loaded: {', '.join(pending)}", row.fix)
+
+
+@dataclass(frozen=True)
+class CgroupLayout:
+    """How cgroups are mounted here: version and the controllers each version offers."""
+
+    version: str  # v2, v1, hybrid, none
+    mounts: tuple[Mount, ...]
+    v1_controllers: frozenset[str]
+    v2_controllers: frozenset[str]
+
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def cgroup_layout(root: str = "/") -> CgroupLayout:
+    """v2 when /sys/fs/cgroup itself is cgroup2; v1 with hierarchies below it; hybrid when
+    both (systemd's layout, and this build machine's: an empty cgroup2 at .../unified)."""
+    mounts = tuple(
+        m
+        for m in read_mounts(root)
+        if m.fs_type in ("cgroup", "cgroup2")
+        and (m.mount_point == CGROUP_ROOT or m.mount_point.startswith(CGROUP_ROOT + "/"))
+    )
+    v1 = frozenset(
+        opt
+        for m in mounts
+        if m.fs_type == "cgroup"
+        for opt in m.super_options
+        if opt not in ("rw", "ro") and "=" not in opt
+    )
+    v2_mount = next((m for m in reversed(mounts) if m.fs_type == "cgroup2"), None)
+    v2: frozenset[str] = frozenset()
+    if v2_mount is not None:
+        text = _read(root, f"{v2_mount.mount_point}/cgroup.controllers") or ""
+        v2 = frozenset(text.split())
+    has_v1 = any(m.fs_type == "cgroup" for m in mounts)
+    if v2_mount is not None and v2_mount.mount_point == CGROUP_ROOT:
+        version = "v2"
+    elif has_v1:
+        version = "hybrid" if v2_mount is not None else "v1"
+    else:
+        version = "v2" if v2_mount is not None else "none"
+    return CgroupLayout(version, mounts, v1, v2)
+
+
+def _proc_cgroups(root: str) -> dict[str, bool] | None:
+    """Controllers the kernel has, and whether each is enabled (/proc/cgroups)."""
+    text = _read(root, "/proc/cgroups")
+    if text is None:
+        return None
+    controllers = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) == 4 and not line.startswith("#"):
+            controllers[fields[0]] = fields[3] == "1"
+    return controllers
+
+
+def probe_cgroup_fs(row: Requirement, root: str = "/") -> Result:
+    """The kernel offers cgroups (v1 or v2); the detail says how they are mounted."""
+    layout = cgroup_layout(root)
+    names = {line.split("\t")[-1] for line in (_read(root, "/proc/filesystems") or "").splitlines()}
+    kernel = [fs for fs in ("cgroup2", "cgroup") if fs in names]
+    if layout.version == "v2":
+        return Result(True, f"cgroup v2 at {CGROUP_ROOT}")
+    if layout.version in ("v1", "hybrid"):
+        count = sum(1 for m in layout.mounts if m.fs_type == "cgroup")
+        extra = " plus cgroup2" if layout.version == "hybrid" else ""
+        return Result(True, f"cgroup v1: {count} hierarchies{extra} under {CGROUP_ROOT}")
+    if kernel:
+        return Result(True, f"kernel offers {' and '.join(kernel)}; none mounted yet")
+    return Result(False, "no cgroup file system in /proc/filesystems", row.fix)
+
+
+def probe_cgroup_writable(row: Requirement, root: str = "/") -> Result:
+    """The cgroup hierarchies are mounted read-write (dockerd creates a cgroup per container)."""
+    layout = cgroup_layout(root)
+    if not layout.mounts:
+        return Result(False, f"no cgroup file system mounted under {row.target}", row.fix)
+    read_only = [m.mount_point for m in layout.mounts if m.read_only]
+    if read_only:
+        names = ", ".join(os.path.basename(p) or p for p in read_only)
+        return Result(
+            False,
+            f"{len(read_only)} of {len(layout.mounts)} cgroup mounts are read-only ({names})",
+            row.fix,
+        )
+    return Result(True, f"{len(layout.mounts)} cgroup mounts, all read-write")
+
+
+def probe_cgroup_controller(row: Requirement, root: str = "/") -> Result:
+    """v2: the controller is in cgroup.controllers; v1: /proc/cgroups has it enabled."""
+    name = row.target
+    layout = cgroup_layout(root)
+    if layout.version == "v2":
+        if name in layout.v2_controllers:
+            return Result(True, f"{name} in cgroup.controllers (v2)")
+        have = " ".join(sorted(layout.v2_controllers)) or "none"
+        return Result(False, f"{name} not in cgroup.controllers (v2 offers: {have})", row.fix)
+    if name in layout.v2_controllers:
+        return Result(True, f"{name} on the cgroup2 hierarchy")
+    kernel = _proc_cgroups(root)
+    if kernel is None:
+        if name in layout.v1_controllers:
+            return Result(True, f"{name} hierarchy mounted (v1)")
+        return Result(False, f"no /proc/cgroups and no {name} hierarchy mounted", row.fix)
+    if name not in kernel:
+        return Result(False, f"kernel has no {name} controller (/proc/cgroups)", row.fix)
+    if not kernel[name]:
+        return Result(False, f"{name} disabled in /proc/cgroups (cgroup_disable=?)", row.fix)
+    mounted = "mounted" if name in layout.v1_controllers else "not mounted yet"
+    return Result(True, f"{name} enabled in /proc/cgroups (v1, {mounted})")
+
+
+def probe_cgroup_devices(row: Requirement, root: str = "/") -> Result:
+    """v1: the devices controller; v2: cgroup BPF, which runc uses to filter devices."""
+    layout = cgroup_layout(root)
+    if layout.version != "v2":
+        return probe_cgroup_controller(replace(row, target="devices"), root)
+    config = kernel_config(root, kernel_release(root))
+    if config.get("CONFIG_CGROUP_BPF") == "y":
+        return Result(True, "v2: BPF device controller (CONFIG_CGROUP_BPF=y)")
+    if config.get("CONFIG_CGROUP_BPF") == "n":
+        return Result(False, "v2 without CONFIG_CGROUP_BPF: no device controller", row.fix)
+    if os.path.exists(_under(root, "/proc/sys/kernel/unprivileged_bpf_disabled")):
+        return Result(True, "v2: the kernel has bpf(2) (no kernel config to confirm CGROUP_BPF)")
+    return Result(False, "v2 and no sign of bpf(2) in /proc/sys/kernel", row.fix)
+
+
+def probe_namespaces(row: Requirement, root: str = "/") -> Result:
+    """Each namespace type named in the target has an entry in /proc/self/ns."""
+    names = row.target.split()
+    missing = [n for n in names if not os.path.lexists(_under(root, f"/proc/self/ns/{n}"))]
+    if missing:
+        return Result(False, f"no {', '.join(missing)} in /proc/self/ns", row.fix)
+    return Result(True, " ".join(names))
+
+
+def probe_seccomp(row: Requirement, root: str = "/") -> Result:
+    """The kernel filters syscalls with seccomp (CONFIG_SECCOMP_FILTER)."""
+    mode = _status_field(root, "Seccomp")
+    if mode is None:
+        return Result(False, "no Seccomp line in /proc/self/status", row.fix)
+    actions = _read(root, "/proc/sys/kernel/seccomp/actions_avail")
+    if actions is None and _status_field(root, "Seccomp_filters") is None:
+        return Result(False, "no seccomp filter support (CONFIG_SECCOMP_FILTER)", row.fix)
+    under = "; this process is filtered already" if mode == "2" else ""
+    return Result(True, f"seccomp filters supported{under}")
+
+
+def probe_root(row: Requirement, root: str = "/") -> Result:
+    """The effective uid is 0 (second field of Uid: in /proc/self/status)."""
+    uids = (_status_field(root, "Uid") or "").split()
+    euid = int(uids[1]) if len(uids) > 1 else os.geteuid()
+    if euid == 0:
+        return Result(True, "uid 0")
+    return Result(False, f"running as uid {euid}", row.fix)
+
+
+# capability(7) names in the order of their numbers (linux/capability.h).
+_CAPABILITY_NAMES = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
+    "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",
+    "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+)  # fmt: skip
+CAPABILITIES: dict[str, int] = {name: number for number, name in enumerate(_CAPABILITY_NAMES)}
+
+
+def effective_capabilities(root: str = "/") -> int | None:
+    """CapEff of this process as a bit mask, or None without /proc."""
+    value = _status_field(root, "CapEff")
+    return int(value, 16) if value else None
+
+
+def probe_capability(row: Requirement, root: str = "/") -> Result:
+    """Every capability named in the target is in CapEff."""
+    mask = effective_capabilities(root)
+    if mask is None:
+        return Result(False, "no CapEff in /proc/self/status", row.fix)
+    names = row.target.split()
+    missing = [n for n in names if not mask >> CAPABILITIES[n] & 1]
+    if missing:
+        return Result(False, f"CapEff {mask:016x} lacks {', '.join(missing)}", row.fix)
+    return Result(True, f"CapEff {mask:016x} has {row.target if len(names) == 1 else 'all'}")
+
+
+def probe_writable(row: Requirement, root: str = "/") -> Result:
+    """The target's mount is not read-only (mountinfo flags)."""
+    path = _nearest_existing(root, row.target)
+    mount = mount_of(path, read_mounts(root))
+    if mount is None:
+        return Result(False, f"{row.target} is not mounted", row.fix)
+    if mount.read_only:
+        where = f"{mount.fs_type} at {mount.mount_point}"
+        return Result(False, f"{row.target} is read-only ({where})", row.fix)
+    return Result(True, f"{row.target} is read-write ({mount.fs_type})")
+
+
+def probe_device(row: Requirement, root: str = "/") -> Result:
+    """The device node exists and opens read-write (the device cgroup may refuse it)."""
+    path = _under(root, row.target)
+    try:
+        info = os.stat(path)
+    except OSError:
+        return Result(False, f"no {row.target}", row.fix)
+    if not stat.S_ISCHR(info.st_mode):
+        return Result(False, f"{row.target} is not a character device", row.fix)
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NONBLOCK))
+    except OSError as error:
+        return Result(False, f"{row.target} does not open: {error.strerror}", row.fix)
+    return Result(True, f"{row.target} opens read-write")
+
+
+PROBES: dict[str, Probe] = {
+    "program": probe_program,
+    "file": probe_file,
+    "git-subcommand": probe_git_subcommand,
+    "filesystem": probe_filesystem,
+    "not-overlay": probe_not_overlay,
+    "module": probe_module,
+    "modules-dir": probe_modules_dir,
+    "netfilter": probe_netfilter,
+    "cgroup-fs": probe_cgroup_fs,
+    "cgroup-writable": probe_cgroup_writable,
+    "cgroup-controller": probe_cgroup_controller,
+    "cgroup-devices": probe_cgroup_devices,
+    "namespaces": probe_namespaces,
+    "seccomp": probe_seccomp,
+    "root": probe_root,
+    "capability": probe_capability,
+    "writable": probe_writable,
+    "device": probe_device,
+}
+
+
+def run_probe(row: Requirement, root: str = "/") -> Result:
+    """Run the row's probe; a probe that trips over something unexpected reports it as
+    a missing row instead of stopping the others (the doctor must report every row)."""
+    try:
+        return PROBES[row.probe](row, root)
+    except (OSError, ValueError, KeyError, IndexError) as error:
+        return Result(False, f"cannot tell: {type(error).__name__}: {error}", row.fix)
+
+
+# --- the launcher's pre-flight ----------------------------------------------------------------
+
+# Probe kinds whose evidence lives in /proc: without /proc mounted (a bare initramfs,
+# before the launcher mounts the API file systems) their answer would be wrong, so the
+# pre-flight leaves them out rather than stop on a false "missing".
+_NEEDS_PROC = frozenset({
+    "filesystem", "not-overlay", "module", "modules-dir", "netfilter", "cgroup-fs",
+    "cgroup-controller", "cgroup-devices", "namespaces", "seccomp", "capability",
+})  # fmt: skip
+
+
+def preflight_rows(
+    rows: Iterable[Requirement] = REQUIREMENTS, root: str = "/"
+) -> list[Requirement]:
+    """The rows the launcher tests before it changes anything: hard and soft rows that it
+    does not repair itself, minus /proc-based ones while /proc is not mounted."""
+    have_proc = os.path.exists(_under(root, "/proc/self/status"))
+    return [
+        row
+        for row in rows
+        if row.level in ("hard", "soft")
+        and not row.fixed_by_launcher
+        and (have_proc or row.probe not in _NEEDS_PROC)
+    ]
+
+
+def preflight(
+    rows: Iterable[Requirement] = REQUIREMENTS,
+    root: str = "/",
+    data_root: str | None = None,
+) -> tuple[list[Finding], list[Finding]]:
+    """(hard failures, soft warnings) for the launcher: it raises
+    LaunchError(finding.message, hint=finding.hint) for the first list and warns
+    finding.warning for the second. ``data_root`` overrides the not-overlay row's path."""
+    hard: list[Finding] = []
+    soft: list[Finding] = []
+    for row in preflight_rows(rows, root):
+        if data_root is not None and row.probe == "not-overlay":
+            row = replace(row, target=data_root)
+        result = run_probe(row, root)
+        if not result.ok:
+            (hard if row.level == "hard" else soft).append(Finding(row, result))
+    return hard, soft
