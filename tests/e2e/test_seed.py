@@ -75,7 +75,8 @@ def test_nested_build_from_git_daemon(daemon: Dind, tmp_path: Path) -> None:
     """`docker build git://127.0.0.1/repo` should clone with the image's git and build."""
     repo = tmp_path / "repo"
     repo.mkdir()
-    (repo / "Dockerfile").write_text(f"FROM {NESTED_BUSYBOX}\nRUN echo from-git > /origin\nCMD [\"cat\", \"/origin\"]\n")
+    dockerfile = f"FROM {NESTED_BUSYBOX}\nRUN echo from-git > /origin\nCMD [\"cat\", \"/origin\"]\n"
+    (repo / "Dockerfile").write_text(dockerfile)
     git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
     for command in (["init", "-q"], ["add", "Dockerfile"], ["commit", "-qm", "init"]):
         subprocess.run([*git, *command], check=True, capture_output=True)

@@ -18,12 +18,14 @@ BUSYBOX_TAG = "dfs-test-busybox:latest"
 BUSYBOX_APPLETS = ("sh", "echo", "cat", "sleep", "ls", "true", "false", "ip", "hostname", "wget", "nc", "id", "ps")
 
 
-def docker(*args: str, check: bool = True, input: bytes | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def docker(
+    *args: str, check: bool = True, input: bytes | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run the host docker CLI; on failure raise with its stderr in the message."""
-    result = subprocess.run(
-        ["docker", *args], input=input.decode() if input is not None else None,
-        capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
+    raw = subprocess.run(["docker", *args], input=input, capture_output=True, timeout=timeout, check=False)
+    result = subprocess.CompletedProcess(
+        raw.args, raw.returncode, raw.stdout.decode(errors="replace"), raw.stderr.decode(errors="replace")
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
     return result
@@ -88,7 +90,9 @@ class Dind:
     name: str
     volume: str
 
-    def exec(self, *argv: str, check: bool = True, input: bytes | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def exec(
+        self, *argv: str, check: bool = True, input: bytes | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         options = ["-i"] if input is not None else []
         return docker("exec", *options, self.name, *argv, check=check, input=input, timeout=timeout)
 

@@ -84,7 +84,7 @@ def test_bad_bip_is_usage_error(bad: str) -> None:
 @pytest.mark.parametrize("bad", ["0", "67", "65536", "abc", "-5", "1500.5"])
 def test_bad_mtu_is_usage_error(bad: str) -> None:
     """--mtu outside 68..65535 should be refused, unlike the seed's silently ignored MTU."""
-    with pytest.raises(UsageError, match="MTU|needs a value"):
+    with pytest.raises(UsageError, match=r"MTU|needs a value"):
         interpret(f"--mtu={bad}")
 
 

@@ -47,7 +47,9 @@ def run_command(command: list[str]) -> NoReturn:
     try:
         os.execvpe(command[0], command, env)
     except FileNotFoundError:
-        raise LaunchError(f"{command[0]}: command not found", hint="give a program on PATH, or dockerd options") from None
+        raise LaunchError(
+            f"{command[0]}: command not found", hint="give a program on PATH, or dockerd options"
+        ) from None
     except PermissionError:
         raise LaunchError(f"{command[0]}: not executable") from None
 
