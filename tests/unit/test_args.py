@@ -32,14 +32,15 @@ def test_seed_docker_binary_runs_dockerd(fake_bin: dict[str, str]) -> None:
     docker = os.path.join(fake_bin["PATH"].split(":")[1], "docker")
     options = parse([docker, "daemon", "-s", "overlay"], fake_bin)
     assert options.dockerd.endswith("/sbin/dockerd")
-    assert options.dockerd_args == ["--storage-driver", "overlay2"]
+    assert options.dockerd_args[-2:] == ["--storage-driver", "overlay2"]
     assert any("overlay2" in warning for warning in options.warnings)
 
 
 def test_seed_leading_docker_word_is_dropped(fake_bin: dict[str, str]) -> None:
     """A leading `docker daemon` in ARGS should be dropped as the seed did."""
     options = parse(["dockerd", "docker", "daemon", "--debug"], fake_bin)
-    assert options.dockerd_args == ["--debug"]
+    assert options.dockerd_args[-1] == "--debug"
+    assert "docker" not in options.dockerd_args and "daemon" not in options.dockerd_args
 
 
 def test_missing_docker_binary_is_usage_error() -> None:
@@ -141,7 +142,8 @@ def test_launcher_options_and_environment_twins(fake_bin: dict[str, str]) -> Non
     env = {**fake_bin, "DOCKER_LAUNCH_REAP": "false", "DOCKER_LAUNCH_NOFILE": "4096"}
     options = parse(["--debug", "--reap", "--log-file=/tmp/x.log", "dockerd", "--debug"], env)
     assert (options.debug, options.reap, options.log_file, options.nofile) == (True, True, "/tmp/x.log", 4096)
-    assert options.dockerd_args == ["--debug"]
+    assert options.dockerd_args[-1] == "--debug"
+    assert "--reap" not in options.dockerd_args and "--log-file=/tmp/x.log" not in options.dockerd_args
 
 
 def test_bad_boolean_environment_is_usage_error(fake_bin: dict[str, str]) -> None:
@@ -154,3 +156,25 @@ def test_other_command_is_run_instead_of_dockerd(fake_bin: dict[str, str]) -> No
     """A first argument that is no option (docker:dind's convention) should name a command."""
     options = parse(["/usr/bin/dockerd", "sh", "-c", "echo hi"], fake_bin)
     assert options.command == ["sh", "-c", "echo hi"]
+
+
+def test_no_args_get_dind_default_hosts_with_tls(fake_bin: dict[str, str]) -> None:
+    """Without ARGS dockerd should listen on the unix socket and on 2376 with TLS from /certs."""
+    options = parse(["dockerd"], fake_bin)
+    hosts = ["--host=unix:///var/run/docker.sock", "--host=tcp://0.0.0.0:2376", "--tlsverify"]
+    assert options.dockerd_args[:3] == hosts
+    assert options.tls_certdir == "/certs"
+
+
+def test_empty_tls_certdir_listens_on_2375_without_tls(fake_bin: dict[str, str]) -> None:
+    """DOCKER_TLS_CERTDIR='' should give tcp://0.0.0.0:2375 and no certificate step."""
+    options = parse(["dockerd", "--debug"], {**fake_bin, "DOCKER_TLS_CERTDIR": ""})
+    assert options.dockerd_args == ["--host=unix:///var/run/docker.sock", "--host=tcp://0.0.0.0:2375", "--debug"]
+    assert options.tls_certdir is None
+
+
+def test_dockerd_word_in_args_keeps_user_options_after_defaults(fake_bin: dict[str, str]) -> None:
+    """`IMAGE dockerd --debug` should run the resolved dockerd with defaults, then --debug."""
+    options = parse(["/usr/bin/dockerd", "dockerd", "--debug"], {**fake_bin, "DOCKER_TLS_CERTDIR": ""})
+    assert options.dockerd.endswith("/sbin/dockerd")
+    assert options.dockerd_args[-1] == "--debug" and options.command is None

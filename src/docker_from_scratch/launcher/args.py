@@ -57,6 +57,12 @@ class LaunchOptions:
         self.storage_driver: str | None = None
         # Set when ARGS name another program (docker:dind's convention): run it, prepare nothing.
         self.command: list[str] | None = None
+        # docker:dind's TLS: make certificates here before dockerd starts (None: no TLS step).
+        self.tls_certdir: str | None = None
+        self.tls_san = ""
+        # The unix socket dockerd answers on, and why the arguments took their shape.
+        self.socket_path: str | None = None
+        self.plan_description = ""
         self.warnings: list[str] = []
 
     def __repr__(self) -> str:
@@ -315,11 +321,15 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> LaunchOptions:
     options.log_file = log_file if isinstance(log_file, str) else None
     nofile = found["nofile"]
     options.nofile = nofile if isinstance(nofile, int) else DEFAULT_NOFILE
-    args = drop_seed_words(list(rest[1:]))
-    if args and not args[0].startswith("-"):
-        if os.path.basename(args[0]) != "dockerd":
-            options.command = args
-            return options
-        args = args[1:]  # `IMAGE dockerd --debug`: the user's dockerd arguments
-    options.dockerd_args = interpret_dockerd_args(args, options)
+    from docker_from_scratch.launcher import dind
+
+    plan = dind.plan(drop_seed_words(list(rest[1:])), env, dockerd=dockerd)
+    options.plan_description = plan.describe()
+    if plan.action == "exec":
+        options.command = list(plan.argv)
+        return options
+    if plan.argv[0] != dockerd:
+        options.dockerd = resolve_dockerd(plan.argv[0], env)  # `IMAGE dockerd --debug`
+    options.tls_certdir, options.tls_san, options.socket_path = plan.tls_certdir, plan.tls_san, plan.socket_path
+    options.dockerd_args = interpret_dockerd_args(list(plan.argv[1:]), options)
     return options

@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     try:
         options = args.parse(sys.argv[1:] if argv is None else argv, os.environ)
         log.set_debug(options.debug)
+        log.debug(f"plan: {options.plan_description}")
         for warning in options.warnings:
             log.warn(warning)
         if options.command is not None:
@@ -79,6 +80,12 @@ def launch(options: args.LaunchOptions) -> NoReturn:
             network.enable_ip_forwarding()
             if options.bridge and options.bridge_address:
                 undo.enter_context(network.bridge(options.bridge, options.bridge_address, options.mtu))
+        if options.tls_certdir is not None:
+            with log.step(f"TLS certificates in {options.tls_certdir}"):
+                from docker_from_scratch.launcher import tls
+
+                outcome = tls.ensure_certificates(options.tls_certdir, tls_san=options.tls_san, env=env)
+                log.debug(outcome.describe())
         if options.iptables:
             with log.step("iptables"):
                 env["PATH"] = iptables.choose(env)
