@@ -554,13 +554,10 @@ def probe_cgroup_writable(row: Requirement, root: str = "/") -> Result:
         return Result(False, f"no cgroup file system mounted under {row.target}", row.fix)
     read_only = [m.mount_point for m in layout.mounts if m.read_only]
     if read_only:
-        names = ", ".join(os.path.basename(p) or p for p in read_only)
-        return Result(
-            False,
-            f"{len(read_only)} of {len(layout.mounts)} cgroup mounts are read-only ({names})",
-            row.fix,
-        )
-    return Result(True, f"{len(layout.mounts)} cgroup mounts, all read-write")
+        names = ", ".join(p if p == CGROUP_ROOT else os.path.basename(p) for p in read_only)
+        counted = f"{len(read_only)} of {len(layout.mounts)}"
+        return Result(False, f"read-only cgroup mounts ({counted}): {names}", row.fix)
+    return Result(True, f"all {len(layout.mounts)} cgroup mounts read-write")
 
 
 def probe_cgroup_controller(row: Requirement, root: str = "/") -> Result:
