@@ -76,9 +76,7 @@ class Outcome:
     def describe(self) -> str:
         if self.ca == "user-managed":
             return "user-managed CA: server certificate verified, nothing issued"
-        return (
-            f"CA {self.ca}; server and client certificates issued for {','.join(self.server_sans)}"
-        )
+        return f"CA {self.ca}; server and client certificates issued for {','.join(self.server_sans)}"
 
 
 # --- names and addresses ---------------------------------------------------------------
@@ -271,7 +269,10 @@ def _issue(
     for extension in extensions:
         args += ["-addext", extension]
     try:
-        tool(*args)
+        try:
+            tool(*args)
+        except LaunchError as exc:
+            raise _issue_error(directory, ca_dir, exc.message) from exc
         if new_key is not None:
             os.chmod(new_key, key_mode)
             os.replace(new_key, key)
@@ -281,6 +282,20 @@ def _issue(
             if leftover is not None and os.path.exists(leftover):
                 os.unlink(leftover)
     os.chmod(key, key_mode)
+
+
+def _issue_error(directory: str, ca_dir: str | None, message: str) -> LaunchError:
+    """One short line for a failed ``openssl req`` (run()'s message repeats the argv)."""
+    reason = message.rsplit(": ", 1)[-1] if ": " in message else message
+    if ca_dir is not None and "key values mismatch" in message:
+        return LaunchError(
+            f"{ca_dir}/key.pem does not belong to {ca_dir}/cert.pem",
+            hint="ca/key.pem and ca/cert.pem must be a pair: remove both to have a new CA made",
+        )
+    return LaunchError(
+        f"openssl could not issue {directory}/cert.pem: {reason}",
+        hint=f"remove {directory} to have it made again",
+    )
 
 
 def _copy_ca(ca_cert: str, directory: str) -> None:
@@ -363,18 +378,11 @@ def ensure_certificates(
     base = os.path.join(root, certdir.lstrip("/"))
     ca_dir, server_dir, client_dir = (os.path.join(base, d) for d in ("ca", "server", "client"))
     ca_key, ca_cert = os.path.join(ca_dir, "key.pem"), os.path.join(ca_dir, "cert.pem")
-    server_ca, server_cert, server_key = (
-        os.path.join(server_dir, name) for name in ("ca.pem", "cert.pem", "key.pem")
-    )
+    server_ca, server_cert, server_key = (os.path.join(server_dir, name) for name in ("ca.pem", "cert.pem", "key.pem"))
     tool_env = _tool_env(env)
     found = find_program(openssl, tool_env["PATH"])
 
-    if (
-        _present(server_ca)
-        and _present(server_cert)
-        and _present(server_key)
-        and not _present(ca_key)
-    ):
+    if _present(server_ca) and _present(server_cert) and _present(server_key) and not _present(ca_key):
         if found is None:
             log.warn(f"{openssl} is missing: the user-managed server certificate is not verified")
         else:
@@ -387,13 +395,11 @@ def ensure_certificates(
     if found is None:
         raise LaunchError(
             f"{openssl} is missing, so no TLS certificates can be made for port 2376",
-            hint="run with DOCKER_TLS_CERTDIR='' for port 2375 without TLS, or use an "
-            "image that carries openssl",
+            hint="run with DOCKER_TLS_CERTDIR='' for port 2375 without TLS, or use an image that carries openssl",
         )
     if _present(ca_cert) and not _present(ca_key):
         raise LaunchError(
-            f"{ca_cert} has no ca/key.pem beside it and server/ is incomplete: nothing can "
-            "sign the server certificate",
+            f"{ca_cert} has no ca/key.pem beside it and server/ is incomplete: nothing can sign the server certificate",
             hint=f"add {ca_key}, or server/ca.pem, cert.pem and key.pem, or remove {ca_cert}",
         )
     tool = _Tool(found, tool_env)
