@@ -253,23 +253,30 @@ def _gunzip(data: bytes) -> str | None:
 
 
 @lru_cache(maxsize=8)
-def kernel_config(root: str = "/", release: str = "") -> dict[str, str]:
-    """CONFIG_* = y/m from /proc/config.gz (CONFIG_IKCONFIG_PROC) or /boot/config-<release>;
-    empty when neither is readable. Cached: a kernel's config does not change while it runs."""
-    text = None
+def _kernel_config_text(root: str, release: str) -> str:
+    """The kernel's build config from /proc/config.gz (CONFIG_IKCONFIG_PROC) or
+    /boot/config-<release>; empty when neither is readable. Cached: it cannot change
+    while the kernel runs."""
     data = _read_bytes(root, "/proc/config.gz")
-    if data is not None:
-        text = _gunzip(data)
+    text = _gunzip(data) if data is not None else None
     if text is None and release:
         text = _read(root, f"/boot/config-{release}")
-    config: dict[str, str] = {}
-    for line in (text or "").splitlines():
-        if line.startswith("CONFIG_"):
-            key, _, value = line.partition("=")
-            config[key] = value
-        elif line.startswith("# CONFIG_") and line.endswith(" is not set"):
-            config[line[2:].split(" ", 1)[0]] = "n"
-    return config
+    return "\n" + (text or "")
+
+
+def kernel_config(symbol: str, root: str = "/") -> str | None:
+    """'y', 'm' or 'n' (is not set) for a CONFIG_ symbol, None when the config is not
+    readable or does not mention it. Searches the text instead of parsing all ~8000
+    lines: the launcher's pre-flight asks for two or three symbols."""
+    text = _kernel_config_text(root, kernel_release(root))
+    start = text.find(f"\n{symbol}=")
+    if start != -1:
+        value_start = start + len(symbol) + 2
+        end = text.find("\n", value_start)
+        return text[value_start : end if end != -1 else len(text)].strip('"')
+    if f"\n# {symbol} is not set" in text:
+        return "n"
+    return None
 
 
 def _loaded_modules(root: str) -> set[str] | None:
@@ -323,7 +330,7 @@ def module_state(name: str, root: str = "/") -> ModuleState:
     if trace and os.path.exists(_under(root, trace)):
         return ModuleState("built in", f"{trace} exists, not in /proc/modules")
     symbol = KCONFIG.get(name, "")
-    config_value = kernel_config(root, release).get(symbol) if symbol else None
+    config_value = kernel_config(symbol, root) if symbol else None
     if config_value == "y":
         return ModuleState("built in", f"{symbol}=y")
     if loaded is not None and _listed_in(_read_bytes(root, f"{moddir}/modules.dep"), name):
@@ -393,9 +400,7 @@ def probe_git_subcommand(row: Requirement, root: str = "/") -> Result:
             return Result(True, path)
         interpreter = head[2:].split(b"\n", 1)[0].strip().split(b" ")[0].decode()
         missing = [interpreter] if not _is_executable(root, interpreter) else []
-        missing += [
-            need for need in row.extra.get("needs", "").split() if not find_program(need, root)
-        ]
+        missing += [need for need in row.extra.get("needs", "").split() if not find_program(need, root)]
         if missing:
             return Result(False, f"{path} is a script; missing {', '.join(missing)}", row.fix)
         return Result(True, f"{path} (script; {interpreter} found)")
@@ -589,10 +594,10 @@ def probe_cgroup_devices(row: Requirement, root: str = "/") -> Result:
     layout = cgroup_layout(root)
     if layout.version != "v2":
         return probe_cgroup_controller(replace(row, target="devices"), root)
-    config = kernel_config(root, kernel_release(root))
-    if config.get("CONFIG_CGROUP_BPF") == "y":
+    cgroup_bpf = kernel_config("CONFIG_CGROUP_BPF", root)
+    if cgroup_bpf == "y":
         return Result(True, "v2: BPF device controller (CONFIG_CGROUP_BPF=y)")
-    if config.get("CONFIG_CGROUP_BPF") == "n":
+    if cgroup_bpf == "n":
         return Result(False, "v2 without CONFIG_CGROUP_BPF: no device controller", row.fix)
     if os.path.exists(_under(root, "/proc/sys/kernel/unprivileged_bpf_disabled")):
         return Result(True, "v2: the kernel has bpf(2) (no kernel config to confirm CGROUP_BPF)")
@@ -734,18 +739,14 @@ _NEEDS_PROC = frozenset({
 })  # fmt: skip
 
 
-def preflight_rows(
-    rows: Iterable[Requirement] = REQUIREMENTS, root: str = "/"
-) -> list[Requirement]:
+def preflight_rows(rows: Iterable[Requirement] = REQUIREMENTS, root: str = "/") -> list[Requirement]:
     """The rows the launcher tests before it changes anything: hard and soft rows that it
     does not repair itself, minus /proc-based ones while /proc is not mounted."""
     have_proc = os.path.exists(_under(root, "/proc/self/status"))
     return [
         row
         for row in rows
-        if row.level in ("hard", "soft")
-        and not row.fixed_by_launcher
-        and (have_proc or row.probe not in _NEEDS_PROC)
+        if row.level in ("hard", "soft") and not row.fixed_by_launcher and (have_proc or row.probe not in _NEEDS_PROC)
     ]
 
 
