@@ -15,6 +15,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "build": ("docker_from_scratch.builder.cmd_build", "build the image tarball (and --load it)"),
     "export": ("docker_from_scratch.builder.cmd_export", "write the image's files as a tarball"),
     "check": ("docker_from_scratch.doctor.cmd_check", "test what Docker needs, here"),
+    "initramfs": ("docker_from_scratch.builder.cmd_initramfs", "write the image as an initramfs, with Debian's kernel"),
+    "vm": ("docker_from_scratch.builder.cmd_vm", "boot that initramfs under QEMU, the launcher as PID 1"),
     "readme-table": (
         "docker_from_scratch.doctor.cmd_readme",
         "print the README's requirement table from the table",
