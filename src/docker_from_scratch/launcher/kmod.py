@@ -1,0 +1,150 @@
+"""Kernel modules Docker needs: loaded with modprobe where the kernel has them as modules.
+
+Only where /lib/modules/$(uname -r) exists (a bare kernel booting our image, or a host
+that bind-mounts its modules in); in an ordinary container there is nothing to load from
+and the host kernel decides. Built-in (modules.builtin) and already loaded (/proc/modules,
+/sys/module) modules need nothing: when all are there, no process is started at all.
+A module that cannot be loaded is a warning naming the feature it costs, not an error:
+dockerd may not need that feature (a storage driver, legacy iptables).
+"""
+
+import contextlib
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from docker_from_scratch.launcher import log, run
+from docker_from_scratch.launcher.errors import LaunchError
+
+# THE list of modules the launcher loads, with the feature each one carries.
+# (The doctor's requirement table may refer to it; keep one list.)
+MODULES: tuple[tuple[str, str], ...] = (
+    ("overlay", "the overlay2 storage driver"),
+    ("bridge", "bridge networks (docker0)"),
+    ("br_netfilter", "iptables rules for traffic between containers on one bridge"),
+    ("veth", "network interfaces of containers"),
+    ("nf_nat", "NAT for published ports and outbound traffic"),
+    ("nf_conntrack_netlink", "conntrack clean-up when published ports change"),
+    ("nf_tables", "iptables-nft, the default iptables"),
+    ("nft_compat", "xtables matches and targets in iptables-nft"),
+    ("nft_chain_nat", "the nat table of iptables-nft"),
+    ("xt_MASQUERADE", "outbound traffic from containers (MASQUERADE)"),
+    ("xt_addrtype", "published ports (addrtype match)"),
+    ("xt_conntrack", "replies to container traffic (conntrack match)"),
+    ("xt_nat", "published ports (DNAT)"),
+    ("ip_tables", "iptables-legacy"),
+    ("iptable_nat", "the nat table of iptables-legacy"),
+    ("iptable_filter", "the filter table of iptables-legacy"),
+)
+_SUFFIXES = (".ko", ".ko.xz", ".ko.zst", ".ko.gz")
+
+
+@dataclass(frozen=True)
+class ModuleStatus:
+    """What happened to one module: "built in", "loaded" (before), "loaded now", "missing"."""
+
+    name: str
+    feature: str
+    state: str
+    detail: str = ""
+
+
+def normalize(name: str) -> str:
+    """Module names treat - and _ alike; the kernel shows _ (/proc/modules, /sys/module)."""
+    return name.replace("-", "_")
+
+
+def _module_name(path: str) -> str:
+    base = os.path.basename(path.strip())
+    for suffix in _SUFFIXES:
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+            break
+    return normalize(base)
+
+
+def parse_modules_builtin(text: str) -> set[str]:
+    """modules.builtin: one "kernel/fs/overlayfs/overlay.ko" path per line."""
+    return {_module_name(line) for line in text.splitlines() if line.strip()}
+
+
+def parse_proc_modules(text: str) -> set[str]:
+    """/proc/modules: "name size refcount deps state address" lines."""
+    return {normalize(line.split()[0]) for line in text.splitlines() if line.strip()}
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+def path_under(root: str, path: str) -> str:
+    return os.path.normpath(os.path.join(root, path.lstrip("/")))
+
+
+def present_modules(root: str, release: str) -> tuple[set[str], set[str]]:
+    """(built in, loaded) module names, from modules.builtin, /proc/modules and /sys/module."""
+    builtin = parse_modules_builtin(_read(path_under(root, f"/lib/modules/{release}/modules.builtin")))
+    loaded = parse_proc_modules(_read(path_under(root, "/proc/modules")))
+    with contextlib.suppress(OSError):
+        loaded |= {normalize(name) for name in os.listdir(path_under(root, "/sys/module"))}
+    return builtin, loaded
+
+
+def load_modules(
+    root: str = "/",
+    modules: Sequence[tuple[str, str]] = MODULES,
+    *,
+    release: str | None = None,
+    search_path: str | None = None,
+) -> list[ModuleStatus]:
+    """modprobe each module of ``modules`` that is neither built in nor loaded.
+
+    Returns one status per module ([] when the kernel has no /lib/modules tree here).
+    """
+    release = release or os.uname().release
+    directory = path_under(root, f"/lib/modules/{release}")
+    if not os.path.isdir(directory):
+        log.debug(f"{directory}: missing, no modules to load (the kernel's built-ins decide)")
+        return []
+    builtin, loaded = present_modules(root, release)
+    statuses: list[ModuleStatus] = []
+    missing: list[tuple[str, str]] = []
+    for name, feature in modules:
+        if normalize(name) in builtin:
+            statuses.append(ModuleStatus(name, feature, "built in"))
+        elif normalize(name) in loaded:
+            statuses.append(ModuleStatus(name, feature, "loaded"))
+        else:
+            missing.append((name, feature))
+    if not missing:
+        log.debug(f"kernel modules: all {len(modules)} built in or loaded, skipped")
+        return statuses
+    search = search_path if search_path is not None else os.environ.get("PATH", "")
+    modprobe = shutil.which("modprobe", path=f"{search}:/usr/sbin:/sbin")
+    for name, feature in missing:
+        statuses.append(_modprobe(modprobe, name, feature, root))
+    return statuses
+
+
+def _modprobe(modprobe: str | None, name: str, feature: str, root: str) -> ModuleStatus:
+    if modprobe is None:
+        log.warn(f"kernel module {name} is not loaded and there is no modprobe: {feature} may not work")
+        return ModuleStatus(name, feature, "missing", "no modprobe")
+    argv = [modprobe, *(["-d", root] if root != "/" else []), name]
+    try:
+        result = run.run(argv, check=False)
+    except LaunchError as exc:
+        log.warn(f"kernel module {name}: {exc.message}: {feature} may not work")
+        return ModuleStatus(name, feature, "missing", exc.message)
+    if result.returncode == 0:
+        log.debug(f"kernel module {name}: loaded")
+        return ModuleStatus(name, feature, "loaded now")
+    lines = (result.stderr or "").strip().splitlines()
+    detail = lines[-1] if lines else run.describe_status(result.returncode)
+    log.warn(f"kernel module {name} could not be loaded ({detail}): {feature} may not work")
+    return ModuleStatus(name, feature, "missing", detail)

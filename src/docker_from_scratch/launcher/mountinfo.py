@@ -1,0 +1,160 @@
+"""/proc/self/mountinfo as typed entries, and the questions the mount steps ask of it.
+
+Format: Documentation/filesystems/proc.rst, section 3.5 ("/proc/<pid>/mountinfo"):
+
+    36 35 98:0 /mnt1 /mnt/parent rw,noatime master:1 - ext3 /dev/root rw,errors=continue
+    (1)(2)(3)   (4)   (5)         (6)      (7)    (8) (9)    (10)      (11)
+
+Paths escape space, tab, newline and backslash as three-digit octal (``\\040``).
+Every helper answers for the *visible* mounts only: a mount stacked on top of another
+(or on one of its parents' directories) hides the one below, which stays in the table.
+Deciding on a hidden entry would, for example, take docker's read-only cgroup bind
+mount for the fresh one on top of it.
+"""
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+MOUNTINFO = "/proc/self/mountinfo"
+_OCTAL = re.compile(r"\\([0-7]{3})")
+
+
+def unescape(field: str) -> str:
+    """Decode the kernel's octal escapes (``\\040`` is a space) in a mountinfo path."""
+    return _OCTAL.sub(lambda match: chr(int(match.group(1), 8)), field)
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One line of mountinfo."""
+
+    mount_id: int
+    parent_id: int
+    device: str  # "major:minor"
+    root: str  # the directory of the file system that is mounted here (bind mounts: not "/")
+    mount_point: str
+    options: tuple[str, ...]  # per-mount options: rw/ro, nosuid, ...
+    propagation: tuple[str, ...]  # optional fields: shared:N, master:N, propagate_from:N
+    fs_type: str
+    source: str
+    super_options: tuple[str, ...]  # per-superblock options: for cgroup v1 the controllers
+
+    @property
+    def read_only(self) -> bool:
+        return "ro" in self.options
+
+    @property
+    def shared(self) -> bool:
+        return any(tag.startswith("shared:") for tag in self.propagation)
+
+
+def parse_line(line: str) -> Mount:
+    """One mountinfo line; raises ValueError when it does not have the documented shape."""
+    fields = line.split()
+    try:
+        separator = fields.index("-", 6)
+    except ValueError:
+        raise ValueError(f"mountinfo line without ' - ' separator: {line!r}") from None
+    if len(fields) < separator + 3:
+        raise ValueError(f"mountinfo line too short: {line!r}")
+    return Mount(
+        mount_id=int(fields[0]),
+        parent_id=int(fields[1]),
+        device=fields[2],
+        root=unescape(fields[3]),
+        mount_point=unescape(fields[4]),
+        options=tuple(fields[5].split(",")),
+        propagation=tuple(fields[6:separator]),
+        fs_type=fields[separator + 1],
+        source=unescape(fields[separator + 2]),
+        super_options=tuple(fields[separator + 3].split(",")) if len(fields) > separator + 3 else (),
+    )
+
+
+def parse(text: str) -> list[Mount]:
+    """All entries of a mountinfo text, in the kernel's order."""
+    return [parse_line(line) for line in text.splitlines() if line.strip()]
+
+
+def read(path: str = MOUNTINFO) -> list[Mount]:
+    """Parse the current mount table (read fresh on every call: steps change it)."""
+    with open(path) as handle:
+        return parse(handle.read())
+
+
+def _covers(outer: str, inner: str) -> bool:
+    """True when path ``inner`` is ``outer`` or lies below it."""
+    return inner == outer or outer == "/" or inner.startswith(outer + "/")
+
+
+def visible(mounts: Sequence[Mount]) -> list[Mount]:
+    """The entries not hidden by a later mount, in table order.
+
+    A mount is hidden when its parent is hidden, or when a sibling (same parent) sits on
+    the same path or on a directory above it: that sibling came later, because a mount
+    made on a path that already is a mount point gets that mount as parent, not its parent.
+    """
+    by_id = {mount.mount_id: mount for mount in mounts}
+    children: dict[int, list[Mount]] = {}
+    for mount in mounts:
+        children.setdefault(mount.parent_id, []).append(mount)
+    hidden: dict[int, bool] = {}
+
+    def is_hidden(mount: Mount) -> bool:
+        if mount.mount_id in hidden:
+            return hidden[mount.mount_id]
+        hidden[mount.mount_id] = False  # guards against a (corrupt) cycle
+        parent = by_id.get(mount.parent_id)
+        result = parent is not None and parent is not mount and is_hidden(parent)
+        if not result:
+            for sibling in children.get(mount.parent_id, ()):
+                if sibling is mount:
+                    continue
+                if sibling.mount_point == mount.mount_point:
+                    result = sibling.mount_id > mount.mount_id
+                elif _covers(sibling.mount_point, mount.mount_point):
+                    result = True
+                if result:
+                    break
+        hidden[mount.mount_id] = result
+        return result
+
+    return [mount for mount in mounts if not is_hidden(mount)]
+
+
+def _normalize(path: str) -> str:
+    return os.path.normpath(os.path.join("/", path))
+
+
+def _table(mounts: Iterable[Mount] | None) -> list[Mount]:
+    return visible(list(mounts) if mounts is not None else read())
+
+
+def find(path: str, mounts: Iterable[Mount] | None = None) -> Mount | None:
+    """The visible mount whose mount point is exactly ``path``, or None."""
+    path = _normalize(path)
+    found = [mount for mount in _table(mounts) if mount.mount_point == path]
+    return found[-1] if found else None
+
+
+def is_mountpoint(path: str, mounts: Iterable[Mount] | None = None) -> bool:
+    """Is ``path`` a mount point (of a visible mount)?"""
+    return find(path, mounts) is not None
+
+
+def mounts_under(prefix: str, mounts: Iterable[Mount] | None = None) -> list[Mount]:
+    """Visible mounts at ``prefix`` or below it, in table order (parents before children)."""
+    prefix = _normalize(prefix)
+    return [mount for mount in _table(mounts) if _covers(prefix, mount.mount_point)]
+
+
+def containing(path: str, mounts: Iterable[Mount] | None = None) -> Mount | None:
+    """The visible mount that ``path`` lives on (the deepest mount point above it)."""
+    path = _normalize(path)
+    best: Mount | None = None
+    for mount in _table(mounts):
+        if _covers(mount.mount_point, path) and (best is None or len(mount.mount_point) >= len(best.mount_point)):
+            best = mount
+    return best
