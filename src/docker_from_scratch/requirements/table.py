@@ -159,6 +159,14 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         packages=("xz-utils",), programs=("xz",),
     ),
     Requirement(
+        "openssl", "file", "soft",
+        why="make the TLS certificates under $DOCKER_TLS_CERTDIR (the launcher runs openssl)",
+        probe="program", target="openssl",
+        lost="TLS on port 2376 (use DOCKER_TLS_CERTDIR='' for 2375)",
+        fix="install openssl, or run with DOCKER_TLS_CERTDIR='' for port 2375 without TLS",
+        packages=("openssl",), programs=("openssl",),
+    ),
+    Requirement(
         "git", "file", "optional",
         why="clone the repository of a `docker build` from a git URL",
         probe="program", target="git",
