@@ -236,6 +236,20 @@ def test_certificates_user_managed_wrong_ca_fails_in_one_line(tmp_path: Path) ->
     assert "do not verify against" in line and "unable to get local issuer certificate" in line
 
 
+def test_certificates_user_managed_check_ignores_system_trust(tmp_path: Path) -> None:
+    """Verification should trust server/ca.pem alone, not the system's CA bundle."""
+    bundle = Path("/etc/ssl/certs/ca-certificates.crt").read_text()
+    public_root = bundle[: bundle.index("-----END CERTIFICATE-----") + 26]
+    certdir = tmp_path / "certs"
+    _, unrelated = other_ca(tmp_path / "unrelated")
+    (certdir / "server").mkdir(parents=True)
+    (certdir / "server/cert.pem").write_text(public_root)  # self-signed, trusted by the system
+    (certdir / "server/key.pem").write_bytes(read(tmp_path / "unrelated/key.pem"))
+    (certdir / "server/ca.pem").write_bytes(read(unrelated))
+    with pytest.raises(LaunchError, match="do not verify against"):
+        make(certdir)
+
+
 def test_certificates_user_managed_forged_issuer_fails(tmp_path: Path) -> None:
     """A server/ca.pem with the right name but another key should fail on the signature."""
     certdir = tmp_path / "certs"

@@ -220,12 +220,20 @@ def _present(path: str) -> bool:
 
 
 def _tool_env(env: Mapping[str, str] | None) -> dict[str, str]:
-    """PATH only, plus OPENSSL_CONF=/dev/null: every extension is on the command line, so
-    the output must not depend on whichever openssl.cnf the image happens to carry."""
+    """PATH, and nothing from the system's TLS set-up.
+
+    OPENSSL_CONF=/dev/null: every extension is on the command line, so the output must
+    not depend on whichever openssl.cnf the image happens to carry. SSL_CERT_FILE and
+    SSL_CERT_DIR=/dev/null: without them ``openssl verify -CAfile X`` also trusts the
+    system bundle (a publicly signed server cert would pass against any server/ca.pem),
+    and ``openssl x509`` parses the whole bundle first: 25 ms instead of 5 ms here.
+    """
     source = os.environ if env is None else env
     return {
         "PATH": source.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
         "OPENSSL_CONF": "/dev/null",
+        "SSL_CERT_FILE": "/dev/null",
+        "SSL_CERT_DIR": "/dev/null",
     }
 
 
