@@ -161,7 +161,8 @@ def as_text(report: Report) -> str:
             continue
         if row.fixed_by_launcher:
             lines.append(f"{indent}{REPAIR_NOTE}")
-        lines.append(f"{indent}lost: {outcome.lost}")
+        else:
+            lines.append(f"{indent}lost: {outcome.lost}")
         lines.append(f"{indent}fix:  {outcome.fix}")
     lines += ["", report.verdict()]
     return "\n".join(lines) + "\n"
