@@ -146,6 +146,14 @@ def test_file_present_and_not_empty(tmp_path: Path) -> None:
     assert probes.probe_file(row, os.fspath(tmp_path)).ok
 
 
+def test_file_default_under_usr_etc_counts(tmp_path: Path) -> None:
+    """Only /usr/etc's copy of the CA bundle: found, since dockerlaunch copies it to /etc."""
+    write(tmp_path / "usr/etc/ssl/certs/ca-certificates.crt", "-----BEGIN CERTIFICATE-----\n")
+    result = probes.probe_file(by_name("ca-certificates"), os.fspath(tmp_path))
+    assert result.ok
+    assert result.detail.startswith("/usr/etc/ssl/certs/ca-certificates.crt (dockerlaunch copies")
+
+
 def test_git_clone_is_built_into_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """git clone needs no file in git-core: git on PATH should be enough."""
     write(tmp_path / "usr/bin/git", "ELF", 0o755)

@@ -364,15 +364,27 @@ def probe_program(row: Requirement, root: str = "/") -> Result:
 
 
 def probe_file(row: Requirement, root: str = "/") -> Result:
-    """The row's file exists and is not empty."""
-    path = _resolve(root, row.target)
-    try:
-        info = os.stat(path)
-    except OSError:
+    """The row's file exists and is not empty. For /etc files the image's default under
+    /usr/etc counts too: dockerlaunch copies it into /etc where missing (the export
+    tarball, added onto another distribution, carries only /usr/etc)."""
+    found = _non_empty_file(root, row.target)
+    if found:
+        return Result(True, row.target)
+    default = "/usr" + row.target if row.target.startswith("/etc/") else ""
+    if default and _non_empty_file(root, default):
+        return Result(True, f"{default} (dockerlaunch copies it to {row.target})")
+    if found is None:
         return Result(False, f"no {row.target}", row.fix)
-    if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
-        return Result(False, f"{row.target} is empty or not a regular file", row.fix)
-    return Result(True, row.target)
+    return Result(False, f"{row.target} is empty or not a regular file", row.fix)
+
+
+def _non_empty_file(root: str, path: str) -> bool | None:
+    """True for a non-empty regular file, False for anything else there, None if absent."""
+    try:
+        info = os.stat(_resolve(root, path))
+    except OSError:
+        return None
+    return stat.S_ISREG(info.st_mode) and info.st_size > 0
 
 
 # git's own subcommands in Debian's build; they need no file in git-core (the links there
