@@ -21,9 +21,14 @@ def check_requirements(options: LaunchOptions, root: str = "/") -> None:
     from docker_from_scratch.requirements import probes
 
     hard, soft = probes.preflight(root=root, data_root=options.data_root)
+    # What the arguments already gave up is not lost: no warning for it.
+    moot = {"iptables"} if not options.iptables else set()
+    if options.tls_certdir is None:
+        moot.add("openssl")
     for finding in soft:
-        if finding.name == "iptables" and not options.iptables:
-            continue  # --iptables=false: nothing is lost
+        if finding.name in moot:
+            log.debug(f"{finding.name}: not needed with these arguments")
+            continue
         log.warn(finding.warning)
     if hard:
         first = hard[0]
