@@ -28,6 +28,7 @@ from docker_from_scratch.builder.tree import Entry
 MAGIC = b"070701"
 TRAILER = "TRAILER!!!"
 CHUNK = 1 << 20
+LAUNCHER = "usr/bin/dockerlaunch"
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,31 @@ def from_entries(entries: Iterable[Entry]) -> Iterator[Member]:
             yield Member(path, stat.S_IFREG | entry.mode, link_group=entry.target.strip("/"))
         else:
             yield Member(path, stat.S_IFREG | entry.mode, data=entry.data or b"", source=entry.source)
+
+
+def from_directory(top: Path) -> Iterator[Member]:
+    """Members for everything under ``top`` (a root file system unpacked on disk)."""
+    first_link: dict[tuple[int, int], str] = {}  # (device, inode) -> first path seen
+    for directory, dirs, files in os.walk(top):
+        dirs.sort()
+        for name in [*dirs, *sorted(files)]:
+            path = Path(directory) / name
+            info = path.lstat()
+            relative = os.fspath(path.relative_to(top))
+            mode = stat.S_IMODE(info.st_mode)
+            if stat.S_ISDIR(info.st_mode):
+                yield Member(relative, stat.S_IFDIR | mode)
+            elif stat.S_ISLNK(info.st_mode):
+                yield Member(relative, stat.S_IFLNK | 0o777, data=os.readlink(path).encode())
+            elif stat.S_ISREG(info.st_mode):
+                group = ""
+                if info.st_nlink > 1:
+                    group = first_link.setdefault((info.st_dev, info.st_ino), relative)
+                    group = "" if group == relative else group
+                yield Member(relative, stat.S_IFREG | mode, source=path, link_group=group)
+            elif stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
+                rdev = (os.major(info.st_rdev), os.minor(info.st_rdev))
+                yield Member(relative, stat.S_IFMT(info.st_mode) | mode, rdev=rdev)
 
 
 def from_tar(tar_path: Path) -> Iterator[Member]:
@@ -215,3 +241,29 @@ def write_initramfs(members: Iterable[Member], out: BinaryIO, *, mtime: int | No
             writer.add(member, ino=inode_of[key], nlink=len(group), with_data=False)
     writer.close()
     return writer.offset
+
+
+def bare_kernel_members(
+    rootfs: Iterable[Member], modules: Iterable[Entry], images: Iterable[Path] = ()
+) -> Iterator[Member]:
+    """The image's files, the kernel modules, /dev/console, /init and images to load at boot.
+
+    /dev/console must exist in the archive: the kernel opens it for init's stdin, stdout
+    and stderr before devtmpfs is mounted. /init is the launcher itself (a symlink to its
+    script), so the launcher is PID 1.
+    """
+    from docker_from_scratch.launcher.baremetal import IMAGES_DIR
+
+    has_launcher = False
+    for member in rootfs:
+        has_launcher = has_launcher or member.path == LAUNCHER
+        yield member
+    if not has_launcher:
+        raise BuildError(
+            f"the root file system has no /{LAUNCHER}", hint="give the image's files (docker-from-scratch export)"
+        )
+    yield from from_entries(modules)
+    yield char_device("dev/console", 5, 1)
+    yield symlink("init", LAUNCHER)
+    for image in images:
+        yield Member(f"{IMAGES_DIR.strip('/')}/{image.name}", stat.S_IFREG | 0o644, source=image)

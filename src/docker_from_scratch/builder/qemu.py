@@ -199,12 +199,12 @@ class Vm:
         finally:
             qmp.close()
 
-    def wait_exit(self, timeout: float) -> int:
+    def wait_exit(self, timeout: float | None) -> int:
         """qemu's exit status once the guest powered off; BuildError when it did not."""
         try:
             status = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            raise BuildError(f"the VM did not power off within {timeout:.0f} s") from None
+            raise BuildError(f"the VM did not power off within {timeout} s") from None
         self._reader.join(5)
         return status
 
@@ -222,7 +222,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running_vm(config: VmConfig, *, echo: TextIO | None = None, on_start: Callable[[list[str]], None] | None = None) -> Iterator[Vm]:
+def running_vm(
+    config: VmConfig, *, echo: TextIO | None = None, on_start: Callable[[list[str]], None] | None = None
+) -> Iterator[Vm]:
     """Start qemu for ``config``; on leaving, stop it (SIGTERM, then SIGKILL) if still running."""
     if shutil.which(QEMU) is None:
         raise BuildError(f"{QEMU} is missing", hint="apt-get install --no-install-recommends qemu-system-x86")

@@ -1,0 +1,95 @@
+"""``docker-from-scratch vm``: boot the initramfs under QEMU with the launcher as PID 1.
+
+The console is the VM's serial port, shown here. Ctrl-C presses Ctrl-Alt-Del in the VM:
+PID 1 stops dockerd and powers off. ``--run CMD`` runs CMD inside once dockerd answers
+(after loading the images shipped in the initramfs); with ``--poweroff`` the VM powers
+off after the last one.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from docker_from_scratch.builder import qemu
+from docker_from_scratch.builder.cmd_initramfs import CPIO_NAME, KERNEL_NAME
+from docker_from_scratch.builder.errors import BuildError
+
+# quiet: the kernel's boot log costs time on a serial console under TCG. panic=-1 with
+# qemu's -no-reboot: a kernel panic (PID 1 died) ends qemu instead of hanging.
+BASE_CMDLINE = "console=ttyS0 quiet panic=-1"
+DISK_DEVICE = "/dev/vda"  # the first virtio disk
+POWEROFF_WAIT_S = 120
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("directory", type=Path, nargs="?", default=Path("out/bare-kernel"),
+                        help="what `initramfs -o` wrote (default: out/bare-kernel)")
+    parser.add_argument("--memory", type=int, default=2048, metavar="MB", help="guest memory (default: 2048)")
+    parser.add_argument("--cpus", type=int, default=1, help="vCPUs (default: 1, faster under TCG here)")
+    parser.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto",
+                        help="KVM where it boots Debian's kernel, else TCG (default: auto)")
+    parser.add_argument("--disk", type=Path, metavar="FILE",
+                        help="raw disk for /var/lib/docker (made with ext4 if missing); default: a tmpfs")
+    parser.add_argument("--disk-size", type=int, default=4096, metavar="MB",
+                        help="size of a new --disk (default: 4096)")
+    parser.add_argument("--hostname", help="the VM's hostname (default: docker)")
+    parser.add_argument("--run", action="append", default=[], metavar="CMD",
+                        help="a command to run inside once dockerd answers; repeatable")
+    parser.add_argument("--poweroff", action="store_true", help="power off after the last --run command")
+    parser.add_argument("--append", default="", metavar="ARGS", help="more kernel command line")
+    parser.add_argument("--launcher-args", default="", metavar="ARGS",
+                        help="the launcher's arguments, passed by the kernel after -- (e.g. '--debug')")  # fmt: skip
+
+
+def kernel_cmdline(
+    *,
+    run: list[str] | None = None,
+    poweroff: bool = False,
+    disk: bool = False,
+    hostname: str | None = None,
+    append: str = "",
+    launcher_args: list[str] | None = None,
+) -> str:
+    """The kernel command line; values with spaces are double-quoted, as the kernel parses them."""
+    words = [BASE_CMDLINE]
+    if hostname:
+        words.append(f"dockerlaunch.hostname={hostname}")
+    if disk:
+        words.append(f"dockerlaunch.data={DISK_DEVICE}")
+    for command in run or []:
+        if '"' in command:
+            raise BuildError(f"--run {command!r}: the kernel command line cannot carry double quotes",
+                             hint="use single quotes inside the command")  # fmt: skip
+        words.append(f'dockerlaunch.run="{command}"')
+    if poweroff:
+        words.append("dockerlaunch.poweroff=1")
+    if append:
+        words.append(append)
+    if launcher_args:
+        if any('"' in arg for arg in launcher_args):
+            raise BuildError("launcher arguments cannot hold double quotes on a kernel command line")
+        words += ["--", *launcher_args]
+    return " ".join(words)
+
+
+def run(args: argparse.Namespace) -> int:
+    directory: Path = args.directory
+    kernel, initrd = directory / KERNEL_NAME, directory / CPIO_NAME
+    for path in (kernel, initrd):
+        if not path.is_file():
+            raise BuildError(f"{path} is missing", hint=f"run docker-from-scratch initramfs -o {directory}")
+    if args.disk is not None:
+        qemu.make_disk(args.disk, args.disk_size)
+    launcher_args = args.launcher_args.split()
+    cmdline = kernel_cmdline(run=args.run, poweroff=args.poweroff, disk=args.disk is not None,
+                             hostname=args.hostname, append=args.append, launcher_args=launcher_args)  # fmt: skip
+    config = qemu.VmConfig(kernel=kernel, initrd=initrd, cmdline=cmdline, memory_mb=args.memory,
+                           cpus=args.cpus, disk=args.disk, accel=args.accel)  # fmt: skip
+    print(f"docker-from-scratch: booting with {qemu.choose_accel(args.accel)}: {cmdline}", file=sys.stderr)
+    with qemu.running_vm(config, echo=sys.stdout) as vm:
+        try:
+            return vm.wait_exit(timeout=None)
+        except KeyboardInterrupt:
+            print("docker-from-scratch: Ctrl-Alt-Del: the VM stops dockerd and powers off", file=sys.stderr)
+            vm.press_ctrl_alt_delete()
+            return vm.wait_exit(POWEROFF_WAIT_S)

@@ -1,0 +1,422 @@
+"""PID 1 on a bare kernel (RancherOS mode): what a booted system would have done for us.
+
+The kernel runs /init (the launcher) from the initramfs with nothing set up: no /proc,
+no /dev beyond the archive's console node, ``lo`` down, no hostname, and only
+``HOME`` and ``TERM`` in the environment. ``boot()`` is called first thing in the
+launcher's main when :func:`is_bare_kernel` says so. PID 1 then:
+
+1. switches its root to a bind mount of the initramfs (see :func:`switch_root`),
+2. mounts the API file systems (the same step the container case uses),
+3. brings up ``lo``, sets the hostname, puts /var/lib/docker on a tmpfs or on the disk
+   named by ``dockerlaunch.data=`` on the kernel command line,
+4. starts the launcher again as its child (not PID 1, /proc mounted: the ordinary
+   container path, which execs dockerd) and a boot runner child that prints the ready
+   line once dockerd answers, loads the images shipped in the initramfs and runs the
+   ``dockerlaunch.run=`` commands,
+5. supervises (reaps every orphan, forwards SIGTERM/SIGINT; Ctrl-Alt-Del arrives as
+   SIGINT), and once dockerd has stopped, stops what is left and powers the machine off.
+   PID 1 must never exit: the kernel panics when it does.
+
+Kernel command line (read from /proc/cmdline; dotted names never reach init's
+environment, the kernel keeps them as module parameters):
+
+    dockerlaunch.hostname=NAME    hostname (default: docker)
+    dockerlaunch.data=DEVICE      ext4 disk for /var/lib/docker (default: a tmpfs)
+    dockerlaunch.run="CMD ARGS"   run once dockerd answers (repeatable, in order)
+    dockerlaunch.poweroff=1       power off after the last run command
+    -- ARGS                       the launcher's own arguments (the kernel passes them)
+
+Standard library only; ``fcntl``, ``socket``, ``struct``, ``http.client`` are imported by
+the functions that need them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from docker_from_scratch.launcher import log
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import NoReturn
+
+CMDLINE_PREFIX = "dockerlaunch."
+DEFAULT_HOSTNAME = "docker"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DATA_ROOT = "/var/lib/docker"
+DOCKER_SOCKET = "/run/docker.sock"
+# Images shipped in the initramfs (`docker-from-scratch initramfs --add-image`), loaded
+# into dockerd at boot: the VM has no network and no registry.
+IMAGES_DIR = "/usr/share/docker-from-scratch/images"
+READY_MESSAGE = "ready: dockerd answers"
+BIND_ROOT = "/.bare-root"
+# <linux/reboot.h>: with Ctrl-Alt-Del "off" the kernel sends SIGINT to PID 1 instead of
+# rebooting at once, so the keys (or QMP send-key) ask for a clean power-off.
+RB_DISABLE_CAD = 0
+# <linux/sockios.h>, <linux/if.h>
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
+# Modules the data disk needs; the launcher's child loads Docker's own list later.
+DISK_MODULES = ("virtio_blk", "ext4")
+READY_TIMEOUT_S = 600.0
+STOP_GRACE_S = 10.0
+
+
+class BootOptions:
+    """The ``dockerlaunch.*`` settings of the kernel command line."""
+
+    def __init__(self) -> None:
+        self.hostname = DEFAULT_HOSTNAME
+        self.data_device: str | None = None
+        self.run: list[str] = []
+        self.poweroff_after_run = False
+
+
+def is_bare_kernel() -> bool:
+    """PID 1 with no /proc: the kernel started us (a container runtime mounts /proc first)."""
+    return os.getpid() == 1 and not os.path.exists("/proc/self")
+
+
+def parse_cmdline(cmdline: str) -> BootOptions:
+    """The ``dockerlaunch.*`` words before ``--``; quotes group words as the kernel does."""
+    import shlex
+
+    options = BootOptions()
+    for word in shlex.split(cmdline):
+        if word == "--":
+            break
+        key, _, value = word.partition("=")
+        if not key.startswith(CMDLINE_PREFIX):
+            continue
+        name = key[len(CMDLINE_PREFIX) :]
+        if name == "hostname" and value:
+            options.hostname = value
+        elif name == "data":
+            options.data_device = value or None
+        elif name == "run" and value:
+            options.run.append(value)
+        elif name == "poweroff":
+            options.poweroff_after_run = value.lower() not in ("0", "false", "no", "off")
+        else:
+            log.warn(f"kernel command line: unknown {key}, ignored")
+    return options
+
+
+def uptime() -> float:
+    with open("/proc/uptime") as handle:
+        return float(handle.read().split()[0])
+
+
+def init_exec_uptime(kmsg: str = "/dev/kmsg") -> float | None:
+    """When the kernel ran /init, from its "Run /init as init process" log record."""
+    try:
+        fd = os.open(kmsg, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        while True:
+            try:
+                record = os.read(fd, 8192).decode(errors="replace")
+            except BlockingIOError:
+                return None
+            except OSError:  # EPIPE: a record was overwritten while we read; go on
+                continue
+            prefix, _, message = record.partition(";")
+            if message.startswith("Run ") and "as init process" in message:
+                return int(prefix.split(",")[2]) / 1e6
+    finally:
+        os.close(fd)
+
+
+def switch_root(bind_dir: str = BIND_ROOT) -> None:
+    """Make / a bind mount of the initramfs, so runc's pivot_root works under it.
+
+    pivot_root(2) refuses a root that has no parent mount, and the initramfs (rootfs) is
+    the one mount without a parent: runc fails with "pivot_root .: invalid argument"
+    (measured here). The usual ways out are DOCKER_RAMDISK=true (runc then only
+    chroots: a container process with CAP_SYS_CHROOT can get out of a chroot) or
+    switch_root into a tmpfs (copies the whole image, ~220 MB, at every boot). A bind
+    mount of rootfs moved onto / gives / a parent without copying a byte: the same
+    MS_MOVE + chroot that switch_root does, with the initramfs itself as the new root.
+    """
+    from docker_from_scratch.launcher import syscalls
+
+    os.makedirs(bind_dir, exist_ok=True)
+    syscalls.mount("/", bind_dir, None, syscalls.MS_BIND | syscalls.MS_REC)
+    os.chdir(bind_dir)
+    syscalls.mount(bind_dir, "/", None, syscalls.MS_MOVE)
+    os.chroot(".")
+    os.chdir("/")
+    os.rmdir(bind_dir)  # the same directory, seen through the bind; no longer a mount point
+
+
+def bring_up_loopback(name: str = "lo") -> None:
+    """SIOCSIFFLAGS |= IFF_UP; the kernel then adds 127.0.0.1/8 and ::1 itself."""
+    import fcntl
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH", name.encode(), 0)
+        flags = struct.unpack("16sH", fcntl.ioctl(sock, SIOCGIFFLAGS, request)[:18])[1]
+        if flags & IFF_UP:
+            log.debug(f"{name}: already up")
+            return
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH", name.encode(), flags | IFF_UP))
+    log.debug(f"{name}: up")
+
+
+def set_hostname(name: str) -> None:
+    import socket
+
+    socket.sethostname(name)
+    log.debug(f"hostname: {name}")
+
+
+def wait_for_device(path: str, timeout: float = 10.0) -> None:
+    """devtmpfs creates the node when the driver probes the disk, shortly after loading."""
+    from docker_from_scratch.launcher.errors import LaunchError
+
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise LaunchError(f"{path} did not appear within {timeout:.0f} s", hint="check the VM's disk option")
+        time.sleep(0.05)
+
+
+def mount_data_root(device: str | None, target: str = DATA_ROOT) -> None:
+    """The disk when one is named, else a tmpfs: overlay2 needs a data root that is not
+    the initramfs itself only for a clean unmount and a size limit; both work (measured)."""
+    from docker_from_scratch.launcher import mounts, run, syscalls
+
+    mounts.make_directory(target, 0o710)
+    if device is None:
+        mounts.mount("tmpfs", target, "tmpfs", syscalls.MS_NOSUID | syscalls.MS_NODEV, "mode=0710")
+        log.debug(f"{target}: tmpfs")
+        return
+    run.run(["modprobe", "-a", *DISK_MODULES], env={"PATH": DEFAULT_PATH})
+    wait_for_device(device)
+    mounts.mount(device, target, "ext4", syscalls.MS_NOSUID | syscalls.MS_NODEV)
+    log.debug(f"{target}: ext4 on {device}")
+
+
+def prepare_system(options: BootOptions) -> None:
+    """Everything before dockerd that a booted system would have done."""
+    from docker_from_scratch.launcher import mounts, syscalls
+
+    with log.step("switch root to a bind mount of the initramfs"):
+        switch_root()
+    with log.step("API file systems"):
+        mounts.mount_api_filesystems()
+    syscalls.reboot(RB_DISABLE_CAD)
+    with log.step("loopback and hostname"):
+        bring_up_loopback()
+        set_hostname(options.hostname)
+    with log.step("data root"):
+        mount_data_root(options.data_device)
+
+
+# --- the boot runner: a child of PID 1 ---------------------------------------------------
+
+
+def docker_api(method: str, path: str, body: object = None, timeout: float = 5.0) -> tuple[int, bytes]:
+    """One HTTP request to dockerd's unix socket: (status, body)."""
+    import http.client
+    import socket
+
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(DOCKER_SOCKET)
+
+    connection = UnixConnection("docker", timeout=timeout)
+    try:
+        connection.request(method, path, body=body)  # type: ignore[arg-type]
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def wait_until_ready(timeout: float = READY_TIMEOUT_S) -> bool:
+    """Poll GET /_ping until dockerd answers OK (every 0.2 s: cheap even under TCG)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            status, body = docker_api("GET", "/_ping", timeout=2.0)
+            if status == 200 and body.strip() == b"OK":
+                return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def load_images(directory: str = IMAGES_DIR) -> None:
+    """POST each shipped image archive (docker save format) to /images/load."""
+    try:
+        names = sorted(n for n in os.listdir(directory) if n.endswith(".tar"))
+    except FileNotFoundError:
+        return
+    for name in names:
+        path = os.path.join(directory, name)
+        with open(path, "rb") as archive:
+            status, body = docker_api("POST", "/images/load?quiet=1", body=archive, timeout=300)
+        if status != 200 or b'"error' in body:
+            log.error(f"loading {path} failed: {status} {body.decode(errors='replace').strip()}")
+        else:
+            log.info(f"loaded {path}: {body.decode(errors='replace').strip()}")
+
+
+def run_boot_command(command: str, started: float | None) -> int:
+    """Run one command with its output on the console; log when its first line came."""
+    import shlex
+    import subprocess
+
+    env = dict(os.environ)
+    env.setdefault("PATH", DEFAULT_PATH)
+    log.info(f"run: {command}")
+    try:
+        process = subprocess.Popen(shlex.split(command), env=env, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    except OSError as exc:
+        log.error(f"run: {command}: {exc.strerror}")
+        return 127
+    assert process.stdout is not None
+    first = True
+    for raw in process.stdout:
+        if first:
+            first = False
+            log.info(f"first output {describe_time(started)}")
+        sys.stdout.buffer.write(raw)
+        sys.stdout.flush()
+    status = process.wait()
+    log.info(f"run: exit status {status}")
+    return status
+
+
+def describe_time(started: float | None) -> str:
+    """``12.3 s after the kernel ran /init (uptime 15.0 s)``."""
+    now = uptime()
+    if started is None:
+        return f"at uptime {now:.1f} s"
+    return f"{now - started:.1f} s after the kernel ran /init (uptime {now:.1f} s)"
+
+
+def boot_runner(options: BootOptions, started: float | None) -> int:
+    """Wait for dockerd, say so, load the shipped images, run the boot commands."""
+    if not wait_until_ready():
+        log.error(f"dockerd did not answer on {DOCKER_SOCKET} within {READY_TIMEOUT_S:.0f} s")
+        return 1
+    log.info(f"{READY_MESSAGE} on {DOCKER_SOCKET}, {describe_time(started)}")
+    load_images()
+    for command in options.run:
+        run_boot_command(command, started)
+    if options.run and options.poweroff_after_run:
+        log.info("boot commands done: asking PID 1 to power off")
+        os.kill(1, 15)
+    return 0
+
+
+def _fork_runner(options: BootOptions, started: float | None) -> int:
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = boot_runner(options, started)
+        except BaseException as exc:  # a child must never return into PID 1's code
+            log.error(f"boot runner: {exc!r}")
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    return pid
+
+
+# --- PID 1 ---------------------------------------------------------------------------
+
+
+def stop_everything(grace: float = STOP_GRACE_S) -> None:
+    """SIGTERM to every process but us, then SIGKILL after ``grace``; reap them all."""
+    import signal
+
+    for signum, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
+        try:
+            os.kill(-1, signum)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                time.sleep(0.05)
+
+
+def power_off(data_device: str | None) -> NoReturn:
+    """Stop what is left, unmount the data disk, sync, power off (never returns)."""
+    from docker_from_scratch.launcher import syscalls
+
+    stop_everything()
+    if data_device is not None:
+        try:
+            syscalls.umount(DATA_ROOT)
+        except OSError as exc:
+            log.warn(f"{DATA_ROOT}: not unmounted ({exc}); synced only")
+    log.info("powering off")
+    while True:
+        try:
+            syscalls.reboot(syscalls.RB_POWER_OFF)
+        except OSError as exc:
+            log.error(f"power off failed: {exc}")
+        time.sleep(1)
+
+
+def launcher_argv() -> list[str]:
+    """This launcher again, as the interpreter was started (``python3 -IS /init ARGS``)."""
+    return [sys.executable, *sys.orig_argv[1:]]
+
+
+def boot(argv: Sequence[str] | None = None) -> NoReturn:
+    """PID 1's whole life on a bare kernel; ends in power-off, whatever happens."""
+    import signal
+
+    from docker_from_scratch.launcher import reaper
+
+    options = BootOptions()
+    try:
+        os.environ.setdefault("PATH", DEFAULT_PATH)
+        os.makedirs("/proc", exist_ok=True)
+        from docker_from_scratch.launcher import syscalls
+
+        syscalls.mount("proc", "/proc", "proc", syscalls.MS_NOSUID | syscalls.MS_NODEV | syscalls.MS_NOEXEC)
+        with open("/proc/cmdline") as handle:
+            options = parse_cmdline(handle.read())
+        syscalls.umount("/proc")  # mounted again, the ordinary way, after the root switch
+        prepare_system(options)
+        started = init_exec_uptime()
+        log.info(f"bare kernel: system prepared {describe_time(started)}")
+        _fork_runner(options, started)
+        requested: list[str] = []
+
+        def note(signum: int) -> None:
+            if not requested:
+                requested.append(signal.Signals(signum).name)
+                log.info(f"{requested[0]}: stopping dockerd, then powering off")
+
+        status = reaper.supervise(list(argv) if argv is not None else launcher_argv(), dict(os.environ), on_signal=note)
+        if not requested:
+            log.warn(f"dockerd exited on its own (status {status}): powering off")
+    except BaseException as exc:
+        from docker_from_scratch.launcher.errors import LaunchError
+
+        message = exc.one_line() if isinstance(exc, LaunchError) else repr(exc)
+        log.error(f"bare kernel: {message}")
+    power_off(options.data_device)
