@@ -22,6 +22,10 @@ DOCKER_INIT = "docker-init"
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
+    from docker_from_scratch.launcher import baremetal
+
+    if baremetal.is_bare_kernel():  # PID 1 of a VM: prepare, run us again as a child, power off
+        baremetal.boot()
     try:
         options = args.parse(sys.argv[1:] if argv is None else argv, os.environ)
         log.set_debug(options.debug)
