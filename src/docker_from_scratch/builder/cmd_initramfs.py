@@ -19,8 +19,9 @@ KERNEL_NAME = "vmlinuz"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rootfs", type=Path, required=True,
-                        help="the image's files: a directory or a tarball (docker-from-scratch export, docker export)")
+    parser.add_argument("--rootfs", type=Path,
+                        help="the image's files: a directory or a tarball (default: build them, as `build` does)")
+    parser.add_argument("--slim", action="store_true", help="the slim image's files (with the default --rootfs)")
     parser.add_argument("-o", "--output", type=Path, default=Path("out/bare-kernel"),
                         help="directory for vmlinuz and initramfs.cpio (default: out/bare-kernel)")
     parser.add_argument("--suite", default="trixie", help="Debian suite of the kernel (default: trixie)")
@@ -29,6 +30,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="another kernel module to ship (with its dependencies); repeatable")
     parser.add_argument("--add-image", action="append", default=[], type=Path, metavar="TAR",
                         help="a `docker save` archive that PID 1 loads at boot; repeatable")  # fmt: skip
+
+
+def image_members(suite: str, arch: str, slim: bool, cache_dir: Path) -> list[initramfs.Member]:
+    """The image's own file tree, assembled exactly as ``build`` assembles it."""
+    from docker_from_scratch.builder import content
+
+    assembly = content.assemble(suite, arch, slim=slim, cache_dir=cache_dir)
+    return list(initramfs.from_entries(assembly.tree))
 
 
 def rootfs_members(path: Path) -> list[initramfs.Member]:
@@ -40,15 +49,19 @@ def rootfs_members(path: Path) -> list[initramfs.Member]:
 
 
 def build_initramfs(
-    rootfs: Path,
+    rootfs: Path | None,
     output: Path,
     *,
     suite: str = "trixie",
     arch: str = "amd64",
+    slim: bool = False,
     extra_modules: tuple[str, ...] = (),
     images: tuple[Path, ...] = (),
 ) -> tuple[Path, Path]:
-    """Write OUT/vmlinuz and OUT/initramfs.cpio; return their paths."""
+    """Write OUT/vmlinuz and OUT/initramfs.cpio; return their paths.
+
+    ``rootfs`` None: the image's files are assembled here, as ``build`` assembles them.
+    """
     for image in images:
         if not image.is_file():
             raise BuildError(f"{image}: no such image archive", hint="give a `docker save` tarball")
@@ -58,7 +71,8 @@ def build_initramfs(
     stage = kernel.stage_modules(found, names, cache_dir)
     output.mkdir(parents=True, exist_ok=True)
     cpio = output / CPIO_NAME
-    members = initramfs.bare_kernel_members(rootfs_members(rootfs), kernel.module_entries(stage), images)
+    files = image_members(suite, arch, slim, cache_dir) if rootfs is None else rootfs_members(rootfs)
+    members = initramfs.bare_kernel_members(files, kernel.module_entries(stage), images)
     partial = cpio.with_suffix(".partial")
     with open(partial, "wb") as out:
         initramfs.write_initramfs(members, out)
@@ -72,7 +86,7 @@ def build_initramfs(
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     vmlinuz, cpio = build_initramfs(
-        args.rootfs, args.output, suite=args.suite, arch=args.arch,
+        args.rootfs, args.output, suite=args.suite, arch=args.arch, slim=args.slim,
         extra_modules=tuple(args.extra_modules), images=tuple(args.add_image),
     )  # fmt: skip
     print(f"{vmlinuz} ({vmlinuz.stat().st_size / 1e6:.1f} MB)")
