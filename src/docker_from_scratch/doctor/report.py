@@ -8,7 +8,7 @@ missing, with a note, because the repair needs CAP_SYS_ADMIN: that row blocks in
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from docker_from_scratch.requirements.probes import (
@@ -110,7 +110,7 @@ def run_check(
     outcomes = []
     for row in rows:
         if data_root is not None and row.probe == "not-overlay":
-            row = replace(row, target=data_root)
+            row = row.replace(target=data_root)
         outcomes.append(Outcome(row, run_probe(row, root)))
     seconds = time.perf_counter() - start
     return Report(tuple(outcomes), where_am_i(root), kernel_release(root), seconds)

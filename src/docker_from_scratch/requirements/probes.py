@@ -16,30 +16,57 @@ build machine: 6.18 with everything built in; veth and nf_nat then show up nowhe
 but in /proc/config.gz, so the kernel config is read too).
 """
 
+from __future__ import annotations
+
 import os
 import stat
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from docker_from_scratch.requirements.table import REQUIREMENTS, Requirement
 
+TYPE_CHECKING = False  # plain classes and no typing at run time: see table.py
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
-@dataclass(frozen=True)
-class Result:
+
+class _Record:
+    """Value semantics for the small result classes below (equality, hash, repr)."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def _key(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and isinstance(other, _Record) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+
+class Result(_Record):
     """What one probe found: ``detail`` says what was seen, ``hint`` how to fix it."""
 
-    ok: bool
-    detail: str
-    hint: str = ""
+    __slots__ = ("ok", "detail", "hint")
+
+    def __init__(self, ok: bool, detail: str, hint: str = "") -> None:
+        self.ok = ok
+        self.detail = detail
+        self.hint = hint
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(_Record):
     """A row and its result, worded for the launcher's error or warning."""
 
-    requirement: Requirement
-    result: Result
+    __slots__ = ("requirement", "result")
+
+    def __init__(self, requirement: Requirement, result: Result) -> None:
+        self.requirement = requirement
+        self.result = result
 
     @property
     def name(self) -> str:
@@ -61,7 +88,8 @@ class Finding:
         return self.result.hint or self.requirement.fix
 
 
-Probe = Callable[[Requirement, str], Result]
+if TYPE_CHECKING:
+    Probe = Callable[[Requirement, str], Result]
 
 
 # --- small readers ------------------------------------------------------------------------
@@ -139,15 +167,24 @@ def kernel_release(root: str = "/") -> str:
 # --- mountinfo ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Mount:
+class Mount(_Record):
     """One line of /proc/self/mountinfo (proc(5)): where, what type, which flags."""
 
-    mount_point: str
-    fs_type: str
-    source: str
-    options: frozenset[str]  # per-mount flags: ro/rw, nosuid, ...
-    super_options: frozenset[str]  # per-superblock: ro/rw, cgroup controllers, ...
+    __slots__ = ("mount_point", "fs_type", "source", "options", "super_options")
+
+    def __init__(
+        self,
+        mount_point: str,
+        fs_type: str,
+        source: str,
+        options: frozenset[str],  # per-mount flags: ro/rw, nosuid, ...
+        super_options: frozenset[str],  # per-superblock: ro/rw, cgroup controllers, ...
+    ) -> None:
+        self.mount_point = mount_point
+        self.fs_type = fs_type
+        self.source = source
+        self.options = options
+        self.super_options = super_options
 
     @property
     def read_only(self) -> bool:
@@ -302,10 +339,12 @@ def _listed_in(data: bytes | None, name: str) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class ModuleState:
-    state: str  # loaded, built in, loadable, absent, unknown
-    evidence: str
+class ModuleState(_Record):
+    __slots__ = ("state", "evidence")
+
+    def __init__(self, state: str, evidence: str) -> None:
+        self.state = state  # loaded, built in, loadable, absent, unknown
+        self.evidence = evidence
 
     @property
     def available(self) -> bool:
@@ -491,14 +530,22 @@ def probe_modules_dir(row: Requirement, root: str = "/") -> Result:
     return Result(False, f"no {moddir}; not loaded: {', '.join(pending)}", row.fix)
 
 
-@dataclass(frozen=True)
-class CgroupLayout:
+class CgroupLayout(_Record):
     """How cgroups are mounted here: version and the controllers each version offers."""
 
-    version: str  # v2, v1, hybrid, none
-    mounts: tuple[Mount, ...]
-    v1_controllers: frozenset[str]
-    v2_controllers: frozenset[str]
+    __slots__ = ("version", "mounts", "v1_controllers", "v2_controllers")
+
+    def __init__(
+        self,
+        version: str,  # v2, v1, hybrid, none
+        mounts: tuple[Mount, ...],
+        v1_controllers: frozenset[str],
+        v2_controllers: frozenset[str],
+    ) -> None:
+        self.version = version
+        self.mounts = mounts
+        self.v1_controllers = v1_controllers
+        self.v2_controllers = v2_controllers
 
 
 CGROUP_ROOT = "/sys/fs/cgroup"
@@ -605,7 +652,7 @@ def probe_cgroup_devices(row: Requirement, root: str = "/") -> Result:
     """v1: the devices controller; v2: cgroup BPF, which runc uses to filter devices."""
     layout = cgroup_layout(root)
     if layout.version != "v2":
-        return probe_cgroup_controller(replace(row, target="devices"), root)
+        return probe_cgroup_controller(row.replace(target="devices"), root)
     cgroup_bpf = kernel_config("CONFIG_CGROUP_BPF", root)
     if cgroup_bpf == "y":
         return Result(True, "v2: BPF device controller (CONFIG_CGROUP_BPF=y)")
@@ -774,7 +821,7 @@ def preflight(
     soft: list[Finding] = []
     for row in preflight_rows(rows, root):
         if data_root is not None and row.probe == "not-overlay":
-            row = replace(row, target=data_root)
+            row = row.replace(target=data_root)
         result = run_probe(row, root)
         if not result.ok:
             (hard if row.level == "hard" else soft).append(Finding(row, result))

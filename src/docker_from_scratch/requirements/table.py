@@ -12,31 +12,79 @@ the builder); ``files`` are absolute paths in the image; ``links`` are symlinks 
 builder creates because Debian makes them in a maintainer script (alternatives).
 """
 
-from dataclasses import dataclass, field
-from typing import Literal
+from __future__ import annotations
 
-Kind = Literal["file", "engine", "kernel", "privilege"]
-Level = Literal["hard", "soft", "optional"]
+# Plain classes, not dataclasses: the launcher imports this table at every container
+# start, and dataclasses (with inspect and re) plus typing cost ~20 ms there.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal
+
+    Kind = Literal["file", "engine", "kernel", "privilege"]
+    Level = Literal["hard", "soft", "optional"]
+
+_FIELDS = (
+    "name", "kind", "level", "why", "probe", "target", "lost", "fix",
+    "packages", "programs", "files", "links", "fixed_by_launcher", "extra",
+)  # fmt: skip
 
 
-@dataclass(frozen=True)
 class Requirement:
-    name: str
-    kind: Kind
-    level: Level
-    why: str
-    probe: str
-    target: str = ""
-    lost: str = ""
-    fix: str = ""
-    packages: tuple[str, ...] = ()
-    programs: tuple[str, ...] = ()
-    files: tuple[str, ...] = ()
-    links: tuple[tuple[str, str], ...] = ()
-    # True when the launcher repairs this itself (remounts /sys rw, mounts cgroups),
-    # so its pre-flight must not stop on it.
-    fixed_by_launcher: bool = False
-    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    """One row: what, why, whether it can be ignored, how to provide it, how to test it."""
+
+    __slots__ = _FIELDS
+
+    def __init__(
+        self,
+        name: str,
+        kind: Kind,
+        level: Level,
+        why: str,
+        probe: str,
+        target: str = "",
+        lost: str = "",
+        fix: str = "",
+        packages: tuple[str, ...] = (),
+        programs: tuple[str, ...] = (),
+        files: tuple[str, ...] = (),
+        links: tuple[tuple[str, str], ...] = (),
+        # True when the launcher repairs this itself (remounts /sys rw, mounts cgroups),
+        # so its pre-flight must not stop on it.
+        fixed_by_launcher: bool = False,
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.kind: Kind = kind
+        self.level: Level = level
+        self.why = why
+        self.probe = probe
+        self.target = target
+        self.lost = lost
+        self.fix = fix
+        self.packages = packages
+        self.programs = programs
+        self.files = files
+        self.links = links
+        self.fixed_by_launcher = fixed_by_launcher
+        self.extra: dict[str, str] = extra or {}
+
+    def _key(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in _FIELDS[:-1])  # extra does not count
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Requirement) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Requirement({self.name!r}, {self.kind!r}, {self.level!r})"
+
+    def replace(self, **changes: object) -> Requirement:
+        """A copy with some fields changed (e.g. the data root as the target)."""
+        values = {name: getattr(self, name) for name in _FIELDS}
+        values.update(changes)
+        return Requirement(**values)
 
     @property
     def ignorable(self) -> bool:
