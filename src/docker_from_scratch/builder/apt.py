@@ -322,9 +322,7 @@ class AptRepo:
                 f"{self.suite}/{self.arch} has no package {', '.join(missing)}",
                 hint="check the package names for this suite",
             )
-        return [
-            DebRef(name, fields[name]["Version"], fields[name]["Architecture"]) for name in wanted
-        ]
+        return [DebRef(name, fields[name]["Version"], fields[name]["Architecture"]) for name in wanted]
 
     def closure(self, names: Iterable[str]) -> list[DebRef]:
         """These packages and their Depends/Pre-Depends closure, as apt would install them.
@@ -361,18 +359,14 @@ class AptRepo:
                         "download",
                         "-q",
                         *(
-                            f"{r.name}:{r.arch}={r.version}"
-                            if r.arch != "all"
-                            else f"{r.name}={r.version}"
+                            f"{r.name}:{r.arch}={r.version}" if r.arch != "all" else f"{r.name}={r.version}"
                             for r in missing
                         ),
                     ],
                     env=self._env(),
                     cwd=Path(tmp),
                     hint="check the network and the mirror in the host's apt sources",
-                    on_line=lambda line: (
-                        self.progress(f"apt: {line}") if line.startswith("Get:") else None
-                    ),
+                    on_line=lambda line: self.progress(f"apt: {line}") if line.startswith("Get:") else None,
                 )
                 for ref in missing:
                     got = Path(tmp) / ref.filename

@@ -19,15 +19,27 @@ KERNEL_NAME = "vmlinuz"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rootfs", type=Path,
-                        help="the image's files: a directory or a tarball (default: build them, as `build` does)")
+    parser.add_argument(
+        "--rootfs", type=Path, help="the image's files: a directory or a tarball (default: build them, as `build` does)"
+    )
     parser.add_argument("--slim", action="store_true", help="the slim image's files (with the default --rootfs)")
-    parser.add_argument("-o", "--output", type=Path, default=Path("out/bare-kernel"),
-                        help="directory for vmlinuz and initramfs.cpio (default: out/bare-kernel)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("out/bare-kernel"),
+        help="directory for vmlinuz and initramfs.cpio (default: out/bare-kernel)",
+    )
     parser.add_argument("--suite", default="trixie", help="Debian suite of the kernel (default: trixie)")
     parser.add_argument("--arch", default="amd64", help="Debian architecture (default: amd64)")
-    parser.add_argument("--module", action="append", default=[], metavar="NAME", dest="extra_modules",
-                        help="another kernel module to ship (with its dependencies); repeatable")
+    parser.add_argument(
+        "--module",
+        action="append",
+        default=[],
+        metavar="NAME",
+        dest="extra_modules",
+        help="another kernel module to ship (with its dependencies); repeatable",
+    )
     parser.add_argument("--add-image", action="append", default=[], type=Path, metavar="TAR",
                         help="a `docker save` archive that PID 1 loads at boot; repeatable")  # fmt: skip
 

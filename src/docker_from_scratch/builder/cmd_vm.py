@@ -22,23 +22,45 @@ POWEROFF_WAIT_S = 120
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("directory", type=Path, nargs="?", default=Path("out/bare-kernel"),
-                        help="what `initramfs -o` wrote (default: out/bare-kernel)")
+    parser.add_argument(
+        "directory",
+        type=Path,
+        nargs="?",
+        default=Path("out/bare-kernel"),
+        help="what `initramfs -o` wrote (default: out/bare-kernel)",
+    )
     parser.add_argument("--memory", type=int, default=2048, metavar="MB", help="guest memory (default: 2048)")
     parser.add_argument("--cpus", type=int, default=1, help="vCPUs (default: 1, faster under TCG here)")
-    parser.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto",
-                        help="KVM where it boots Debian's kernel, else TCG (default: auto)")
-    parser.add_argument("--disk", type=Path, metavar="FILE",
-                        help="raw disk for /var/lib/docker (made with ext4 if missing); default: a tmpfs")
-    parser.add_argument("--disk-size", type=int, default=4096, metavar="MB",
-                        help="size of a new --disk (default: 4096)")
+    parser.add_argument(
+        "--accel",
+        choices=("auto", "kvm", "tcg"),
+        default="auto",
+        help="KVM where it boots Debian's kernel, else TCG (default: auto)",
+    )
+    parser.add_argument(
+        "--disk",
+        type=Path,
+        metavar="FILE",
+        help="raw disk for /var/lib/docker (made with ext4 if missing); default: a tmpfs",
+    )
+    parser.add_argument(
+        "--disk-size", type=int, default=4096, metavar="MB", help="size of a new --disk (default: 4096)"
+    )
     parser.add_argument("--hostname", help="the VM's hostname (default: docker)")
-    parser.add_argument("--run", action="append", default=[], metavar="CMD",
-                        help="a command to run inside once dockerd answers; repeatable")
+    parser.add_argument(
+        "--run",
+        action="append",
+        default=[],
+        metavar="CMD",
+        help="a command to run inside once dockerd answers; repeatable",
+    )
     parser.add_argument("--poweroff", action="store_true", help="power off after the last --run command")
     parser.add_argument("--append", default="", metavar="ARGS", help="more kernel command line")
-    parser.add_argument("--launcher-args", default="", metavar="ARGS",
-                        help="the launcher's arguments, passed by the kernel after -- (e.g. '--debug')")  # fmt: skip
+    parser.add_argument("--debug", action="store_true", help="the launcher logs every step (DOCKER_LAUNCH_DEBUG)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for the launcher and dockerd; repeatable")
+    parser.add_argument("--dockerd-args", default="", metavar="ARGS",
+                        help="dockerd's arguments, as in `docker run IMAGE ARGS`")  # fmt: skip
 
 
 def kernel_cmdline(
@@ -48,7 +70,8 @@ def kernel_cmdline(
     disk: bool = False,
     hostname: str | None = None,
     append: str = "",
-    launcher_args: list[str] | None = None,
+    env: list[str] | None = None,
+    dockerd_args: list[str] | None = None,
 ) -> str:
     """The kernel command line; values with spaces are double-quoted, as the kernel parses them."""
     words = [BASE_CMDLINE]
@@ -63,12 +86,18 @@ def kernel_cmdline(
         words.append(f'dockerlaunch.run="{command}"')
     if poweroff:
         words.append("dockerlaunch.poweroff=1")
+    for assignment in env or []:
+        name, equals, _ = assignment.partition("=")
+        if not equals or not name or "." in name or " " in assignment or '"' in assignment:
+            raise BuildError(f"--env {assignment!r} cannot reach init's environment",
+                             hint="give NAME=VALUE without dots in NAME and without spaces")  # fmt: skip
+        words.append(assignment)
     if append:
         words.append(append)
-    if launcher_args:
-        if any('"' in arg for arg in launcher_args):
-            raise BuildError("launcher arguments cannot hold double quotes on a kernel command line")
-        words += ["--", *launcher_args]
+    if dockerd_args:
+        if any('"' in arg for arg in dockerd_args):
+            raise BuildError("dockerd arguments cannot hold double quotes on a kernel command line")
+        words += ["--", *dockerd_args]
     return " ".join(words)
 
 
@@ -80,9 +109,10 @@ def run(args: argparse.Namespace) -> int:
             raise BuildError(f"{path} is missing", hint=f"run docker-from-scratch initramfs -o {directory}")
     if args.disk is not None:
         qemu.make_disk(args.disk, args.disk_size)
-    launcher_args = args.launcher_args.split()
+    env = [*args.env, *(["DOCKER_LAUNCH_DEBUG=true"] if args.debug else [])]
     cmdline = kernel_cmdline(run=args.run, poweroff=args.poweroff, disk=args.disk is not None,
-                             hostname=args.hostname, append=args.append, launcher_args=launcher_args)  # fmt: skip
+                             hostname=args.hostname, append=args.append, env=env,
+                             dockerd_args=args.dockerd_args.split())  # fmt: skip
     config = qemu.VmConfig(kernel=kernel, initrd=initrd, cmdline=cmdline, memory_mb=args.memory,
                            cpus=args.cpus, disk=args.disk, accel=args.accel)  # fmt: skip
     print(f"docker-from-scratch: booting with {qemu.choose_accel(args.accel)}: {cmdline}", file=sys.stderr)

@@ -56,7 +56,5 @@ def run_tool(
     if proc.returncode != 0:
         lines = [line for line in errors.strip().splitlines() if line.strip()]
         last = f": {lines[-1]}" if lines else ""
-        raise BuildError(
-            f"{shlex.join(args)} failed with exit status {proc.returncode}{last}", hint=hint
-        )
+        raise BuildError(f"{shlex.join(args)} failed with exit status {proc.returncode}{last}", hint=hint)
     return output

@@ -116,6 +116,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         probe="program", target="dockerd",
         fix="use an image that ships the engine (docker-from-scratch build)",
         packages=("docker.io",), programs=("dockerd",),
+        # Debian ships /usr/sbin/dockerd; the image's entrypoint names /usr/bin/dockerd
+        links=(("/usr/bin/dockerd", "../sbin/dockerd"),),
     ),
     Requirement(
         "containerd", "engine", "hard",

@@ -1,0 +1,196 @@
+"""One build: assemble the tree, write the layer and the archive, report sizes.
+
+:func:`build_image` is the one entry point for the ``build`` verb, the tests and the
+end-to-end fixtures; :func:`export_files` for the ``export`` verb.
+"""
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from docker_from_scratch.builder import content, image, report
+from docker_from_scratch.builder.apt import Progress, default_cache_dir, print_progress
+from docker_from_scratch.builder.report import ComponentSize
+from docker_from_scratch.builder.tree import Entry, FileTree
+
+DEFAULT_TAG = "docker-from-scratch:latest"
+ENV = (
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "DOCKER_TLS_CERTDIR=/certs",
+)
+ENTRYPOINT = ("/usr/bin/dockerlaunch", "/usr/bin/dockerd")
+# Packages whose versions the image's labels name.
+LABELLED_PACKAGES = ("docker.io", "containerd", "runc", "tini", "iptables", "git")
+# Where the export tarball must not write: the base distribution owns these.
+EXPORT_DROPPED_LINKS = ("/bin", "/sbin", "/lib", "/lib64")
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build produced, for the verbs and the tests."""
+
+    archive: Path
+    report: Path
+    files: Path  # JSON: every image path -> why it is in
+    image_id: str
+    tag: str
+    layer_digest: str
+    layer_size: int
+    sizes: dict[str, ComponentSize]
+    assembly: content.Assembly
+    seconds: float
+
+
+def image_name(suite: str, arch: str, slim: bool) -> str:
+    return f"docker-from-scratch-{suite}-{arch}{'-slim' if slim else ''}"
+
+
+def image_config(assembly: content.Assembly) -> image.ImageConfig:
+    labels = {
+        "org.opencontainers.image.title": "docker-from-scratch",
+        "docker-from-scratch.suite": assembly.suite,
+        "docker-from-scratch.arch": assembly.arch,
+        "docker-from-scratch.slim": "true" if assembly.slim else "false",
+        "docker-from-scratch.python": assembly.python.version,
+    }
+    for package in LABELLED_PACKAGES:
+        if package in assembly.versions:
+            labels[f"docker-from-scratch.version.{package}"] = assembly.versions[package]
+    return image.ImageConfig(
+        arch=assembly.arch,
+        variant="v8" if assembly.arch == "arm64" else "",
+        entrypoint=ENTRYPOINT,
+        env=ENV,
+        volumes=("/var/lib/docker",),
+        exposed_ports=("2375/tcp", "2376/tcp"),
+        labels=labels,
+    )
+
+
+def _layer_progress(progress: Progress) -> Callable[[int, int], None]:
+    state = {"next": 0}
+
+    def report_progress(done: int, total: int) -> None:
+        if done >= state["next"] or done == total:
+            progress(f"layer: {done / 1e6:.0f} of {total / 1e6:.0f} MB written")
+            state["next"] = done + max(total // 5, 1)
+
+    return report_progress
+
+
+def build_image(
+    suite: str = "trixie",
+    arch: str = "amd64",
+    slim: bool = False,
+    output: Path = Path("out"),
+    *,
+    tag: str = DEFAULT_TAG,
+    cache_dir: Path | None = None,
+    mirror: str | None = None,
+    progress: Progress = print_progress,
+) -> BuildResult:
+    """Build the image tarball ``output/<name>.tar`` and its size report."""
+    start = time.monotonic()
+    cache_dir = cache_dir or default_cache_dir()
+    output.mkdir(parents=True, exist_ok=True)
+    assembly = content.assemble(suite, arch, slim=slim, cache_dir=cache_dir, mirror=mirror, progress=progress)
+    name = image_name(suite, arch, slim)
+    layer_file, digest, size = image.build_layer_file(assembly.tree, output, progress=_layer_progress(progress))
+    try:
+        archive = image.write_docker_archive(layer_file, digest, image_config(assembly), tag, output / f"{name}.tar")
+    finally:
+        layer_file.unlink()
+    report_path = output / f"{name}.report.json"
+    sizes = report.load_previous(report_path, digest)
+    if sizes is None:
+        progress("report: compressing each component to measure it")
+        sizes = report.measure(assembly.tree, assembly.python.zip_path)
+    files_path = output / f"{name}.files.json"
+    files_path.write_text(json.dumps(assembly.reasons, indent=1, sort_keys=True) + "\n")
+    seconds = time.monotonic() - start
+    report_path.write_text(
+        json.dumps(
+            {
+                "image": name,
+                "tag": tag,
+                "image_id": archive.image_id,
+                "layer_digest": digest,
+                "layer_size": size,
+                "suite": suite,
+                "arch": arch,
+                "slim": slim,
+                "python": assembly.python.version,
+                "python_modules": len(assembly.analysis.modules),
+                "versions": dict(sorted(assembly.versions.items())),
+                "components": report.to_json(sizes),
+                "build_seconds": round(seconds, 1),
+            },
+            indent=1,
+        )
+        + "\n"
+    )
+    return BuildResult(
+        archive=archive.path,
+        report=report_path,
+        files=files_path,
+        image_id=archive.image_id,
+        tag=tag,
+        layer_digest=digest,
+        layer_size=size,
+        sizes=sizes,
+        assembly=assembly,
+        seconds=seconds,
+    )
+
+
+def export_tree(tree: FileTree) -> FileTree:
+    """The image's files for ``ADD files.tar /`` onto another distribution.
+
+    No top-level /bin, /sbin, /lib, /lib64 links (the base has them, merged or not) and
+    no /etc (the base's own files win); the defaults stay under /usr/etc, where the
+    launcher copies each missing one into /etc.
+    """
+    kept = FileTree()
+    for entry in tree:
+        if entry.path in EXPORT_DROPPED_LINKS or entry.path == "/etc":
+            continue
+        if entry.path.startswith("/etc/"):
+            continue
+        if entry.kind == "hardlink" and entry.target.startswith("/etc/"):
+            source = tree.content_entry(entry)
+            entry = Entry(
+                entry.path,
+                "file",
+                entry.mode,
+                source=source.source,
+                data=source.data,
+                package=source.package,
+                component=entry.component,
+            )
+        kept.add(entry)
+    return kept
+
+
+def export_files(
+    output_tar: Path,
+    suite: str = "trixie",
+    arch: str = "amd64",
+    slim: bool = False,
+    *,
+    cache_dir: Path | None = None,
+    mirror: str | None = None,
+    progress: Progress = print_progress,
+) -> tuple[Path, str, int]:
+    """Write the export tarball; return (path, sha256, size)."""
+    cache_dir = cache_dir or default_cache_dir()
+    assembly = content.assemble(suite, arch, slim=slim, cache_dir=cache_dir, mirror=mirror, progress=progress)
+    tree = export_tree(assembly.tree)
+    output_tar.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output_tar.with_name(output_tar.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        digest, size = image.write_layer(tree, handle, progress=_layer_progress(progress))
+    os.replace(tmp, output_tar)
+    return output_tar, digest, size

@@ -1,0 +1,48 @@
+"""``docker-from-scratch build``: write the image tarball and its size report."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from docker_from_scratch.builder import report
+from docker_from_scratch.builder.build import DEFAULT_TAG, build_image
+from docker_from_scratch.builder.errors import BuildError
+from docker_from_scratch.builder.image import docker_load
+from docker_from_scratch.builder.options import add_common_arguments
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser)
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        type=Path,
+        default=Path("out"),
+        help="directory for the tarball and the report (default: ./out)",
+    )
+    parser.add_argument("--load", action="store_true", help="load the image into the local engine (docker load)")
+    parser.add_argument(
+        "--tag", default=DEFAULT_TAG, help=f"image name and tag (default: {DEFAULT_TAG})"
+    )  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    from docker_from_scratch.cli import die
+
+    try:
+        result = build_image(
+            args.suite, args.arch, args.slim, args.output,
+            tag=args.tag, cache_dir=args.cache_dir, mirror=args.mirror,
+        )  # fmt: skip
+        print(report.format_table(result.sizes))
+        print(f"image: {result.archive} ({result.layer_size / 1e6:.1f} MB layer)")
+        print(f"id: {result.image_id}")
+        print(f"report: {result.report}")
+        print(f"built in {result.seconds:.1f} s")
+        if args.load:
+            print(docker_load(result.archive))
+    except BuildError as exc:
+        die(exc.message, hint=exc.hint)
+    sys.stdout.flush()
+    return 0

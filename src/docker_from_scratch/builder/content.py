@@ -1,0 +1,260 @@
+"""What goes into the image: the requirement table's rows, their ELF closure, Python, us.
+
+The decision comes from ``requirements.table.image_rows(slim=...)`` only. For each row:
+- ``packages``: where to look, in order; packages the suite lacks are skipped (bookworm
+  has no docker-cli: its docker.io ships the client). Every program and file is taken
+  from the first of the row's packages that has it.
+- ``programs``: looked up in the packages' bin directories (/usr/bin, /usr/sbin after
+  merging /usr), taken with their symlink chain and shared-library closure.
+- ``files``: absolute paths, also with their closure; the CA bundle is made here
+  (:func:`ca_bundle`), since Debian makes it in a maintainer script.
+- ``links``: symlinks Debian creates with update-alternatives or maintainer scripts.
+
+The packages' Depends closure is fetched and unpacked because it is where the shared
+libraries come from (apt resolves it exactly as an installation would), but nothing
+of it enters the image unless a DT_NEEDED entry, a loader or a dlopen list reaches it.
+
+Besides the rows: the Python runtime (:mod:`pyruntime`), the two entry scripts, the
+minimal /etc (passwd and group with uid 0 for ssh, the CA bundle), each also under
+/usr/etc for the export tarball, the merged-/usr top-level links and a few directories.
+"""
+
+import posixpath
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from docker_from_scratch.builder import debs, pyruntime
+from docker_from_scratch.builder.apt import AptRepo, DebRef, Progress, print_progress
+from docker_from_scratch.builder.elf import Closure, arch_info
+from docker_from_scratch.builder.errors import BuildError
+from docker_from_scratch.builder.tree import Entry, FileTree
+from docker_from_scratch.requirements.table import Requirement, image_rows
+
+BIN_DIRS = ("/usr/bin", "/usr/sbin")
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+# /etc files the launcher copies from /usr/etc when missing (export onto other distros).
+ETC_DEFAULTS = ("/etc/passwd", "/etc/group", CA_BUNDLE)
+PASSWD = "root:x:0:0:root:/root:/bin/sh\n"
+GROUP = "root:x:0:\n"
+LAUNCHER_SCRIPT = """#!/usr/bin/python3 -IS
+import sys
+
+from docker_from_scratch.launcher.cli import main
+
+sys.exit(main())
+"""
+DOCTOR_SCRIPT = """#!/usr/bin/python3 -IS
+import sys
+
+from docker_from_scratch.doctor.cli import main
+
+sys.exit(main())
+"""
+# Directories the engine and tools expect: /tmp for git and docker build, /root as
+# root's home (ssh's known_hosts), /run for sockets and pid files (/var/run points
+# there, as on Debian), /var/lib/docker for the volume.
+DIRECTORIES = {
+    "/etc": 0o755,
+    "/root": 0o700,
+    "/run": 0o755,
+    "/tmp": 0o1777,
+    "/var/lib/docker": 0o710,
+}
+SYMLINKS = {"/var/run": "../run"}
+
+
+@dataclass
+class Assembly:
+    """The chosen image tree and where every file comes from."""
+
+    suite: str
+    arch: str
+    slim: bool
+    tree: FileTree
+    reasons: dict[str, str]
+    versions: dict[str, str]  # package -> version, of every package a file came from
+    python: pyruntime.PythonVersion
+    analysis: pyruntime.Analysis
+    row_files: dict[str, list[str]] = field(default_factory=dict)  # row -> paths it named
+
+
+def row_component(row: Requirement) -> str:
+    return "engine" if row.kind == "engine" else "tools"
+
+
+def find_program(per_package: dict[str, FileTree], packages: Iterable[str], program: str) -> str | None:
+    for package in packages:
+        tree = per_package.get(package)
+        if tree is None:
+            continue
+        for directory in BIN_DIRS:
+            path = posixpath.join(directory, program)
+            if path in tree:
+                return path
+    return None
+
+
+def ca_bundle(entries: Iterable[Entry]) -> bytes:
+    """What update-ca-certificates writes: every trusted .crt, sorted, concatenated.
+
+    Debian's postinst lists every certificate under /usr/share/ca-certificates in
+    /etc/ca-certificates.conf (all enabled), and update-ca-certificates appends each
+    one to the bundle, adding a newline where a file lacks one.
+    """
+    prefix = "/usr/share/ca-certificates/"
+    certs = sorted(
+        (e for e in entries if e.path.startswith(prefix) and e.path.endswith(".crt")),
+        key=lambda e: e.path[len(prefix) :],
+    )
+    if not certs:
+        raise BuildError("ca-certificates has no certificates under " + prefix)
+    chunks = []
+    for cert in certs:
+        data = cert.read_bytes()
+        chunks.append(data if data.endswith(b"\n") else data + b"\n")
+    return b"".join(chunks)
+
+
+def generated(path: str, data: bytes, mode: int = 0o644, component: str = "tools") -> Entry:
+    return Entry(path, "file", mode, data=data, package="generated", component=component)
+
+
+def assemble(
+    suite: str,
+    arch: str,
+    *,
+    slim: bool,
+    cache_dir: Path,
+    mirror: str | None = None,
+    progress: Progress = print_progress,
+) -> Assembly:
+    """Fetch, unpack and choose every file of the image."""
+    info = arch_info(arch)
+    repo = AptRepo(suite, arch, cache_dir=cache_dir, mirror=mirror, progress=progress)
+    rows = image_rows(slim=slim)
+    python = pyruntime.suite_python(repo)
+    available = repo.available({p for row in rows for p in row.packages})
+    row_packages = {row.name: [p for p in row.packages if p in available] for row in rows}
+    for row in rows:
+        if not row_packages[row.name]:
+            raise BuildError(
+                f"{suite}/{arch} has none of {', '.join(row.packages)} for {row.name}",
+                hint="fix the row's packages in requirements/table.py",
+            )
+    wanted = sorted({p for names in row_packages.values() for p in names} | set(python.packages))
+    refs: list[DebRef] = repo.closure(wanted)
+    deb_files = repo.download(refs)
+    progress(f"unpacking {len(deb_files)} packages")
+    per_package: dict[str, FileTree] = {}
+    source = FileTree()
+    for name in sorted(deb_files):
+        entries = debs.unpack(deb_files[name], cache_dir)
+        per_package[name] = FileTree(entries)
+        for entry in entries:
+            source.add(entry, replace_existing=False)
+    closure = Closure(source, arch)
+    image = FileTree()
+    row_files: dict[str, list[str]] = {}
+
+    for row in rows:
+        group = row_component(row)
+        named: list[str] = []
+        for program in row.programs:
+            path = find_program(per_package, row_packages[row.name], program)
+            if path is None:
+                raise BuildError(
+                    f"no {program} in {', '.join(row_packages[row.name])} ({suite}/{arch})",
+                    hint=f"fix row {row.name!r} in requirements/table.py",
+                )
+            closure.add_with_libraries(path, f"{row.name}: program {program}", group)
+            named.append(path)
+        for path in row.files:
+            named.append(path)
+            if path == CA_BUNDLE:
+                bundle = ca_bundle(e for p in row_packages[row.name] for e in per_package[p])
+                image.add(generated(path, bundle))
+                closure.reasons[path] = f"{row.name}: made like update-ca-certificates"
+                continue
+            if not any(path in per_package[p] for p in row_packages[row.name]):
+                raise BuildError(
+                    f"{path} is in none of {', '.join(row_packages[row.name])} ({suite})",
+                    hint=f"fix row {row.name!r} in requirements/table.py",
+                )
+            closure.add_with_libraries(path, f"{row.name}: file", group)
+        for link, target in row.links:
+            image.add(Entry(link, "symlink", 0o777, target=target, package="generated", component=group))
+            closure.reasons[link] = f"{row.name}: link"
+            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(link), target))
+            closure.add_with_libraries(resolved, f"{row.name}: target of {link}", group)
+            named.append(link)
+        row_files[row.name] = named
+
+    # --- Python runtime and our package --------------------------------------------------
+    python, analysis = pyruntime.analyse(suite, cache_dir=cache_dir, mirror=mirror, progress=progress)
+    closure.add_with_libraries(python.interpreter, "python interpreter", "python")
+    image.add(
+        Entry(
+            "/usr/bin/python3",
+            "symlink",
+            0o777,
+            target=posixpath.basename(python.interpreter),
+            package="generated",
+            component="python",
+        )
+    )
+    image.add(Entry(python.zip_path, "file", 0o644, source=analysis.zip_file, package="generated", component="python"))
+    image.add(Entry(python.dynload_dir, "dir", 0o755, package="generated", component="python"))
+    for path in pyruntime.extension_files(source, python, analysis.extensions):
+        closure.add_with_libraries(path, "python extension module", "python")
+    image.add(generated("/usr/bin/dockerlaunch", LAUNCHER_SCRIPT.encode(), 0o755, "launcher"))
+    image.add(generated("/usr/bin/docker-from-scratch", DOCTOR_SCRIPT.encode(), 0o755, "launcher"))
+    for path in (
+        "/usr/bin/python3",
+        python.zip_path,
+        python.dynload_dir,
+        "/usr/bin/dockerlaunch",
+        "/usr/bin/docker-from-scratch",
+    ):
+        closure.reasons.setdefault(path, "python runtime and launcher")
+
+    # --- files chosen from the packages --------------------------------------------------
+    versions: dict[str, str] = {}
+    ref_by_name = {ref.name: ref for ref in refs}
+    for path, group in closure.components.items():
+        entry = source[path]
+        image.add(entry.with_component(group), replace_existing=False)
+        if entry.package in ref_by_name:
+            versions[entry.package] = ref_by_name[entry.package].version
+
+    # --- /etc defaults, also under /usr/etc ------------------------------------------------
+    image.add(generated("/etc/passwd", PASSWD.encode()))
+    image.add(generated("/etc/group", GROUP.encode()))
+    for path in ETC_DEFAULTS:
+        if path in image:
+            image.add(Entry("/usr" + path, "hardlink", 0o644, target=path, package="generated", component="tools"))
+            closure.reasons.setdefault(path, "minimal /etc")
+            closure.reasons.setdefault("/usr" + path, f"default copy of {path} for export")
+
+    # --- layout -----------------------------------------------------------------------------
+    top_links = {"/bin": "usr/bin", "/sbin": "usr/sbin", "/lib": "usr/lib"}
+    if info.loader.startswith("/lib64/"):
+        top_links["/lib64"] = "usr/lib64"
+    for link, target in {**top_links, **SYMLINKS}.items():
+        image.add(Entry(link, "symlink", 0o777, target=target, package="generated", component="layout"))
+        closure.reasons.setdefault(link, "merged /usr layout")
+    for directory, mode in DIRECTORIES.items():
+        image.add(Entry(directory, "dir", mode, package="generated", component="layout"))
+        closure.reasons.setdefault(directory, "directory the engine expects")
+
+    return Assembly(
+        suite=suite,
+        arch=arch,
+        slim=slim,
+        tree=image,
+        reasons=dict(closure.reasons),
+        versions=versions,
+        python=python,
+        analysis=analysis,
+        row_files=row_files,
+    )

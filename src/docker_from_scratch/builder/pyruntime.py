@@ -1,0 +1,287 @@
+"""The minimal CPython for the launcher: the suite's interpreter plus only what it imports.
+
+Which modules go in is found by ANALYSIS (``modulefinder``, which also sees imports
+inside functions, such as the launcher's lazy ``ctypes`` and ``pyroute2``), run by
+:mod:`pyanalyse` under the suite's own interpreter, because bytecode and the standard
+library differ between Python versions. That interpreter runs for the BUILD HOST's
+architecture, from its unpacked packages, through its own dynamic loader
+(``ld-linux --library-path ... python3.X``): ``.pyc`` files do not depend on the
+architecture, so an arm64 image gets bytecode compiled by the amd64 interpreter of the
+same suite. Only extension modules (``.so``) are taken from the target architecture.
+
+Roots of the analysis: every module of ``docker_from_scratch.launcher``, ``.doctor``
+and ``.requirements`` (the in-image entry points ``launcher.cli`` and ``doctor.cli``
+among them; taking all of them also covers modules loaded with ``importlib``) and
+what the interpreter itself imports while starting. ``builder`` and the host-side
+modules are excluded.
+
+Layout in the image (CPython's getpath, Modules/getpath.py: it finds ``prefix`` by
+searching up from the executable for ``lib/pythonXY.zip`` and ``exec_prefix`` for
+``lib/pythonX.Y/lib-dynload``; with both present it starts without warnings):
+    /usr/bin/pythonX.Y, /usr/bin/python3 -> pythonX.Y
+    /usr/lib/pythonXY.zip              stdlib + our package + pyroute2, .pyc only
+    /usr/lib/pythonX.Y/lib-dynload/    the extension modules found, with ELF closure
+The zip is stored, not deflated: imports skip decompression, and the image layer is
+compressed as a whole anyway.
+"""
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import pkgutil
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker_from_scratch
+from docker_from_scratch.builder import debs
+from docker_from_scratch.builder.apt import AptRepo, Progress, print_progress
+from docker_from_scratch.builder.elf import arch_info
+from docker_from_scratch.builder.errors import BuildError
+from docker_from_scratch.builder.proc import run_tool
+from docker_from_scratch.builder.tree import Entry, FileTree
+
+# Subpackages of docker_from_scratch that run in the image.
+IMAGE_SUBPACKAGES = ("launcher", "doctor", "requirements")
+# Never in the image: the builder needs pyelftools and apt, the host CLI the builder.
+EXCLUDED = ("docker_from_scratch.builder", "docker_from_scratch.cli", "elftools")
+# Third-party distributions the launcher imports in the image (pyroute2 for the custom
+# bridge step); the project's other dependency, pyelftools, is the builder's.
+IMAGE_DISTRIBUTIONS = ("pyroute2",)
+# Packages whose modules are loaded by listing the package (no import statement names
+# them): pyroute2 finds its link-kind plugins with pkgutil.iter_modules and
+# importlib.import_module (pyroute2/netlink/rtnl/ifinfmsg/__init__.py,
+# load_plugins_by_pkg), and fails to create links of a kind whose plugin is absent.
+DYNAMIC_PACKAGES = ("pyroute2.netlink.rtnl.ifinfmsg.plugins",)
+# Modules no import statement names but every program can reach: codecs are looked up
+# by name (encodings.search_function) when text is decoded with an explicit encoding
+# (subprocess text mode, bytes.decode("ascii") through codecs.lookup, idna for
+# non-ASCII host names in socket calls).
+IMPLICIT_MODULES = ("encodings.ascii", "encodings.latin_1", "encodings.utf_8", "encodings.idna")
+# Bump when the analysis or the zip layout changes, so cached results are not reused.
+ANALYSIS_VERSION = 3
+
+
+@dataclass(frozen=True)
+class PythonVersion:
+    """The suite's Python: ``3.13`` and the Debian packages that hold it."""
+
+    version: str
+
+    @property
+    def nodot(self) -> str:
+        return self.version.replace(".", "")
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        """Interpreter, the minimal stdlib (encodings, os ...) and the rest (ctypes, json ...)."""
+        v = self.version
+        return (f"python{v}-minimal", f"libpython{v}-minimal", f"libpython{v}-stdlib")
+
+    @property
+    def interpreter(self) -> str:
+        return f"/usr/bin/python{self.version}"
+
+    @property
+    def zip_path(self) -> str:
+        return f"/usr/lib/python{self.nodot}.zip"
+
+    @property
+    def dynload_dir(self) -> str:
+        return f"/usr/lib/python{self.version}/lib-dynload"
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the analysis found: zip (on disk), extension modules, startup modules."""
+
+    zip_file: Path
+    extensions: tuple[str, ...]
+    modules: tuple[str, ...]
+    missing: tuple[str, ...]
+
+
+def suite_python(repo: AptRepo) -> PythonVersion:
+    """The suite's default Python, from python3-minimal's dependency on pythonX.Y-minimal."""
+    fields = repo.show(["python3-minimal"]).get("python3-minimal")
+    if fields is None:
+        raise BuildError(f"{repo.suite} has no python3-minimal")
+    depends = fields.get("Pre-Depends", "") + "," + fields.get("Depends", "")
+    match = re.search(r"python(3\.\d+)-minimal", depends)
+    if not match:
+        raise BuildError(f"cannot tell {repo.suite}'s Python version from python3-minimal")
+    return PythonVersion(match[1])
+
+
+def host_arch() -> str:
+    return run_tool(["dpkg", "--print-architecture"]).strip()
+
+
+def _package_source_files() -> list[Path]:
+    package_dir = Path(docker_from_scratch.__file__).parent
+    files = [package_dir / "__init__.py"]
+    for sub in IMAGE_SUBPACKAGES:
+        files += sorted((package_dir / sub).rglob("*.py"))
+    return files
+
+
+def analysis_roots() -> list[str]:
+    """Every module of the image's subpackages, as dotted names."""
+    package_dir = Path(docker_from_scratch.__file__).parent
+    roots = ["docker_from_scratch"]
+    for path in _package_source_files()[1:]:
+        rel = path.relative_to(package_dir.parent).with_suffix("")
+        parts = list(rel.parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        roots.append(".".join(parts))
+    return roots
+
+
+def dynamic_package_modules() -> list[str]:
+    """Every module of :data:`DYNAMIC_PACKAGES`, as installed on the build host."""
+    names = []
+    for package in DYNAMIC_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise BuildError(f"{package} is not installed", hint="run scripts/setup")
+        names.append(package)
+        for info in pkgutil.iter_modules(list(spec.submodule_search_locations)):
+            names.append(f"{package}.{info.name}")
+    return sorted(names)
+
+
+def _distribution_dirs() -> dict[str, Path]:
+    dirs = {}
+    for name in IMAGE_DISTRIBUTIONS:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise BuildError(
+                f"the launcher needs {name}, which is not installed here",
+                hint="run scripts/setup (pip install -e .)",
+            )
+        dirs[name] = Path(next(iter(spec.submodule_search_locations)))
+    return dirs
+
+
+def _cache_key(debs_used: list[Path], python: PythonVersion) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"v{ANALYSIS_VERSION} {python.version}\n".encode())
+    digest.update((Path(__file__).parent / "pyanalyse.py").read_bytes())
+    for deb in sorted(debs_used):
+        digest.update(deb.name.encode() + b"\n")
+    package_dir = Path(docker_from_scratch.__file__).parent
+    for path in _package_source_files():
+        digest.update(str(path.relative_to(package_dir)).encode() + b"\0" + path.read_bytes())
+    for name in IMAGE_DISTRIBUTIONS:
+        digest.update(f"{name}=={importlib.metadata.version(name)}\n".encode())
+    return digest.hexdigest()[:24]
+
+
+def stage_root(entries: list[Entry], root: Path) -> None:
+    """A real directory tree (hard links into the unpack cache) to run the interpreter from."""
+    if root.exists():
+        shutil.rmtree(root)
+    for entry in entries:
+        dest = root / entry.path.lstrip("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.exists() or dest.is_symlink():
+            dest.unlink()
+        if entry.kind == "symlink":
+            dest.symlink_to(entry.target)
+        elif entry.kind == "file" and entry.source is not None:
+            try:
+                os.link(entry.source, dest)
+            except OSError:
+                shutil.copy2(entry.source, dest)
+    for entry in entries:  # hard links after their targets exist
+        if entry.kind == "hardlink":
+            dest = root / entry.path.lstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.link(root / entry.target.lstrip("/"), dest)
+
+
+def analyse(
+    suite: str,
+    *,
+    cache_dir: Path,
+    mirror: str | None = None,
+    progress: Progress = print_progress,
+) -> tuple[PythonVersion, Analysis]:
+    """Find and byte-compile the modules the image needs (cached by input hash)."""
+    arch = host_arch()
+    repo = AptRepo(suite, arch, cache_dir=cache_dir, mirror=mirror, progress=progress)
+    python = suite_python(repo)
+    refs = repo.closure(python.packages)
+    deb_paths = list(repo.download(refs).values())
+    key = _cache_key(deb_paths, python)
+    out_dir = cache_dir / "pyruntime" / f"{suite}-{key}"
+    result_file = out_dir / "analysis.json"
+    zip_file = out_dir / f"python{python.nodot}.zip"
+    if not result_file.is_file():
+        progress(f"python: analysing imports with {suite}'s python{python.version}")
+        entries = [e for deb in deb_paths for e in debs.unpack(deb, cache_dir)]
+        root = cache_dir / "pyroot" / f"{suite}-{arch}"
+        stage_root(entries, root)
+        tree = FileTree(entries)
+        loader = root / tree.resolve(arch_info(arch).loader).lstrip("/")
+        libdir = root / "usr" / "lib" / arch_info(arch).triplet
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            search = Path(tmp) / "path"
+            search.mkdir()
+            (search / "docker_from_scratch").symlink_to(Path(docker_from_scratch.__file__).parent)
+            eager = [os.fspath(Path(docker_from_scratch.__file__).parent)]
+            for name, directory in _distribution_dirs().items():
+                (search / name).symlink_to(directory)
+                eager.append(os.fspath(directory))
+            config = {
+                "roots": analysis_roots() + dynamic_package_modules() + list(IMPLICIT_MODULES),
+                "eager": eager,
+                "required": ["docker_from_scratch"],
+                "path": [os.fspath(search)],
+                "excludes": list(EXCLUDED),
+                "zip": os.fspath(zip_file),
+                "zip_display": python.zip_path,
+            }
+            config_file = Path(tmp) / "config.json"
+            config_file.write_text(json.dumps(config))
+            env = {"PYTHONHOME": os.fspath(root / "usr"), "LC_ALL": "C", "PATH": "/usr/bin:/bin"}
+            output = run_tool(
+                [
+                    loader, "--library-path", libdir, root / python.interpreter.lstrip("/"),
+                    "-S", "-s", "-B", Path(__file__).parent / "pyanalyse.py", config_file,
+                ],
+                env=env,
+                hint="the suite's Python could not analyse the launcher",
+            )  # fmt: skip
+        found = json.loads(output)
+        if "error" in found:
+            raise BuildError(found["error"])
+        if found["version"] != python.version:
+            raise BuildError(f"analysis ran python{found['version']}, not {python.version}")
+        result_file.write_text(json.dumps(found, indent=1, sort_keys=True))
+    found = json.loads(result_file.read_text())
+    return python, Analysis(
+        zip_file=zip_file,
+        extensions=tuple(found["extensions"]),
+        modules=tuple(sorted(found["sources"])),
+        missing=tuple(found["missing"]),
+    )
+
+
+def extension_files(tree: FileTree, python: PythonVersion, extensions: tuple[str, ...]) -> list[str]:
+    """The target architecture's file for each extension module (by module name)."""
+    prefix = python.dynload_dir + "/"
+    by_module: dict[str, str] = {}
+    for entry in tree:
+        if entry.path.startswith(prefix) and entry.path.endswith(".so"):
+            by_module[entry.path[len(prefix) :].split(".", 1)[0]] = entry.path
+    missing = [name for name in extensions if name.rpartition(".")[2] not in by_module]
+    if missing:
+        raise BuildError(f"no extension module file for {', '.join(missing)} in {python.dynload_dir}")
+    return sorted(by_module[name.rpartition(".")[2]] for name in extensions)
