@@ -24,7 +24,8 @@ environment, the kernel keeps them as module parameters):
     dockerlaunch.data=DEVICE      ext4 disk for /var/lib/docker (default: a tmpfs)
     dockerlaunch.run="CMD ARGS"   run once dockerd answers (repeatable, in order)
     dockerlaunch.poweroff=1       power off after the last run command
-    -- ARGS                       the launcher's own arguments (the kernel passes them)
+    NAME=VALUE                    reaches init's environment (DOCKER_LAUNCH_DEBUG=true ...)
+    -- ARGS                       dockerd's arguments, as in ``docker run IMAGE ARGS``
 
 Standard library only; ``fcntl``, ``socket``, ``struct``, ``http.client`` are imported by
 the functions that need them.
@@ -53,6 +54,8 @@ DOCKER_SOCKET = "/run/docker.sock"
 IMAGES_DIR = "/usr/share/docker-from-scratch/images"
 READY_MESSAGE = "ready: dockerd answers"
 BIND_ROOT = "/.bare-root"
+# The image's ENTRYPOINT after the launcher (builder/build.py): a VM has no image config.
+ENTRYPOINT_ARGS = ("/usr/bin/dockerd",)
 # <linux/reboot.h>: with Ctrl-Alt-Del "off" the kernel sends SIGINT to PID 1 instead of
 # rebooting at once, so the keys (or QMP send-key) ask for a clean power-off.
 RB_DISABLE_CAD = 0
@@ -380,8 +383,15 @@ def power_off(data_device: str | None) -> NoReturn:
 
 
 def launcher_argv() -> list[str]:
-    """This launcher again, as the interpreter was started (``python3 -IS /init ARGS``)."""
-    return [sys.executable, *sys.orig_argv[1:]]
+    """This launcher again, as the image's ENTRYPOINT runs it: ``/init /usr/bin/dockerd ARGS``.
+
+    The kernel passes the words after ``--`` as init's arguments: they take the place of
+    ``docker run IMAGE ARGS`` (dockerd's arguments). The launcher's own switches come as
+    environment twins (``DOCKER_LAUNCH_DEBUG=true`` on the kernel command line reaches
+    init's environment: the kernel hands on every unknown ``NAME=VALUE`` without a dot).
+    """
+    interpreter = sys.orig_argv[: len(sys.orig_argv) - len(sys.argv)]  # python3 -IS
+    return [sys.executable, *interpreter[1:], sys.argv[0], *ENTRYPOINT_ARGS, *sys.argv[1:]]
 
 
 def boot(argv: Sequence[str] | None = None) -> NoReturn:
