@@ -149,8 +149,7 @@ def _child(spec: dict[str, Any]) -> None:
     value: Any = None
     error: str | None = None
     try:
-        module = importlib.import_module(spec["module"])
-        function = module
+        function: Any = importlib.import_module(spec["module"])
         for part in spec["name"].split("."):
             function = getattr(function, part)
         value = function(root, *spec["args"])

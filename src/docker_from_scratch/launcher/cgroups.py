@@ -180,8 +180,8 @@ def v1_problem(
     if entry.read_only:
         return "read-only"
     # A bind of a sub-cgroup (docker gives /docker/<id>) only works if we live inside it.
-    ours = next((m.path for m in memberships if set(hierarchy.controllers) & set(m.controllers)), None)
-    if entry.root != "/" and ours is not None and not (ours + "/").startswith(entry.root.rstrip("/") + "/"):
+    ours = own_path(hierarchy, memberships)
+    if entry.root != "/" and not (ours.rstrip("/") + "/").startswith(entry.root.rstrip("/") + "/"):
         return f"a bind of {entry.root}, outside our cgroup {ours}"
     return None
 
@@ -206,20 +206,52 @@ def _link_controllers(base: str, hierarchy: Hierarchy) -> None:
         log.debug(f"{link}: linked to {hierarchy.directory}")
 
 
-def _mount_hierarchy(base: str, hierarchy: Hierarchy, undo: ExitStack | None) -> None:
+def own_path(hierarchy: Hierarchy, memberships: Sequence[Membership]) -> str:
+    """Our cgroup in ``hierarchy`` per /proc/self/cgroup ("/" when not listed)."""
+    for membership in memberships:
+        if membership.hierarchy != 0 and set(hierarchy.controllers) & set(membership.controllers):
+            return membership.path
+    return "/"
+
+
+def _mount_hierarchy(base: str, hierarchy: Hierarchy, own: str, undo: ExitStack | None) -> None:
+    """Mount ``hierarchy`` at base/<directory>, showing our own cgroup ``own`` as its root.
+
+    Like docker --privileged: a nested dockerd then creates its containers below ours
+    (/docker/<outer>/docker/<nested>), so the outer container's limits apply to them and
+    the host engine's removal of the outer cgroup takes them along. Mounting the whole
+    hierarchy instead (also measured to work) would put them beside the outer container.
+    """
     target = os.path.join(base, hierarchy.directory)
     mounts.make_directory(target)
-    mounts.mount("cgroup", target, "cgroup", _FLAGS, hierarchy.options, undo=undo)
-    log.debug(f"{target}: mounted cgroup ({hierarchy.options})")
+    if own == "/":
+        mounts.mount("cgroup", target, "cgroup", _FLAGS, hierarchy.options, undo=undo)
+        log.debug(f"{target}: mounted cgroup ({hierarchy.options})")
+    else:
+        whole = os.path.join(base, f".{hierarchy.directory}.whole")
+        mounts.make_directory(whole)
+        try:
+            mounts.mount("cgroup", whole, "cgroup", _FLAGS, hierarchy.options)
+            source = os.path.normpath(whole + own)
+            if not os.path.isdir(source):
+                log.debug(f"{target}: our cgroup {own} is not in the hierarchy, mounting all of it")
+                source = whole
+            mounts.mount(source, target, None, MS_BIND, undo=undo)
+        finally:
+            mounts.detach(whole)
+            os.rmdir(whole)
+        log.debug(f"{target}: mounted cgroup ({hierarchy.options}), rooted at our cgroup {own}")
     _link_controllers(base, hierarchy)
 
 
-def _build_v1_tree(hierarchies: Sequence[Hierarchy], unified: bool) -> mounts.BuildTree:
+def _build_v1_tree(
+    hierarchies: Sequence[Hierarchy], memberships: Sequence[Membership], unified: bool
+) -> mounts.BuildTree:
     def build(stage: str, undo: ExitStack) -> None:
         # Only the staging tmpfs is registered: its lazy unmount takes the rest along.
         mounts.mount("tmpfs", stage, "tmpfs", _FLAGS, "mode=0755", undo=undo)
         for hierarchy in hierarchies:
-            _mount_hierarchy(stage, hierarchy, None)
+            _mount_hierarchy(stage, hierarchy, own_path(hierarchy, memberships), None)
         if unified:
             target = os.path.join(stage, "unified")
             mounts.make_directory(target)
@@ -245,7 +277,7 @@ def mount_v1(root: str, hierarchies: Sequence[Hierarchy], memberships: Sequence[
             mounts.mount("tmpfs", base, "tmpfs", _FLAGS, "mode=0755", undo=undo)
             log.debug(f"{base}: mounted tmpfs")
             for hierarchy in hierarchies:
-                _mount_hierarchy(base, hierarchy, undo)
+                _mount_hierarchy(base, hierarchy, own_path(hierarchy, memberships), undo)
             undo.pop_all()
         return
     wrong = {name: problem for name, problem in problems.items() if problem not in (None, "missing")}
@@ -257,13 +289,13 @@ def mount_v1(root: str, hierarchies: Sequence[Hierarchy], memberships: Sequence[
                     log.debug(f"{os.path.join(base, hierarchy.directory)}: already a usable cgroup mount, skipped")
                     _link_controllers(base, hierarchy)
                 else:
-                    _mount_hierarchy(base, hierarchy, undo)
+                    _mount_hierarchy(base, hierarchy, own_path(hierarchy, memberships), undo)
             undo.pop_all()
         return
     reasons = "; ".join(f"{name}: {problem}" for name, problem in wrong.items()) or f"{base} is not a writable tmpfs"
     log.debug(f"{base}: replacing the cgroup tree ({reasons})")
     unified = any(m.fs_type == "cgroup2" and m.mount_point == os.path.join(base, "unified") for m in present)
-    mounts.replace_tree(base, _build_v1_tree(hierarchies, unified), root)
+    mounts.replace_tree(base, _build_v1_tree(hierarchies, memberships, unified), root)
 
 
 def mount_v2(root: str) -> str:

@@ -220,14 +220,14 @@ def remove_broken_json(root: str = "/", data_root: str = DEFAULT_DATA_ROOT) -> l
     return removed
 
 
-def _pid_alive_as_docker(pidfile: str, root: str) -> bool:
+def _pid_alive_as_docker(pidfile: str) -> bool:
     """Does ``pidfile`` name a running dockerd/containerd (not us)? Then it is no stale file."""
     try:
         with open(pidfile) as handle:
             pid = int(handle.read().strip() or "0")
         if pid <= 0 or pid == os.getpid():
             return False
-        with open(path_under(root, f"/proc/{pid}/comm")) as handle:
+        with open(f"/proc/{pid}/comm") as handle:  # our PID namespace, whatever the root
             return handle.read().strip() in ("dockerd", "containerd", "docker")
     except (OSError, ValueError):
         return False
@@ -253,7 +253,7 @@ def remove_stale_pidfiles(root: str = "/") -> list[str]:
                 if real in seen or not (lowered.startswith("docker") and lowered.endswith(".pid")):
                     continue
                 seen.add(real)
-                if _pid_alive_as_docker(path, root):
+                if _pid_alive_as_docker(path):
                     log.debug(f"{path}: names a running daemon, kept")
                     continue
                 try:

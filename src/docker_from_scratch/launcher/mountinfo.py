@@ -92,36 +92,44 @@ def _covers(outer: str, inner: str) -> bool:
 def visible(mounts: Sequence[Mount]) -> list[Mount]:
     """The entries not hidden by a later mount, in table order.
 
-    A mount is hidden when its parent is hidden, or when a sibling (same parent) sits on
-    the same path or on a directory above it: that sibling came later, because a mount
-    made on a path that already is a mount point gets that mount as parent, not its parent.
+    A mount is hidden when another is stacked on it (a child on its own mount point), or
+    when its region is: a sibling (same parent) sits on a directory above it or on the
+    same path (that sibling came later: a mount made on a path that already is a mount
+    point gets that mount as parent), or its parent's region is hidden. A parent covered
+    by a stacked child does not hide that child.
     """
     by_id = {mount.mount_id: mount for mount in mounts}
     children: dict[int, list[Mount]] = {}
     for mount in mounts:
         children.setdefault(mount.parent_id, []).append(mount)
-    hidden: dict[int, bool] = {}
+    region_hidden: dict[int, bool] = {}
 
-    def is_hidden(mount: Mount) -> bool:
-        if mount.mount_id in hidden:
-            return hidden[mount.mount_id]
-        hidden[mount.mount_id] = False  # guards against a (corrupt) cycle
-        parent = by_id.get(mount.parent_id)
-        result = parent is not None and parent is not mount and is_hidden(parent)
-        if not result:
-            for sibling in children.get(mount.parent_id, ()):
-                if sibling is mount:
-                    continue
-                if sibling.mount_point == mount.mount_point:
-                    result = sibling.mount_id > mount.mount_id
-                elif _covers(sibling.mount_point, mount.mount_point):
-                    result = True
-                if result:
-                    break
-        hidden[mount.mount_id] = result
-        return result
+    def covered_by_sibling(mount: Mount) -> bool:
+        for sibling in children.get(mount.parent_id, ()):
+            if sibling is mount:
+                continue
+            if sibling.mount_point == mount.mount_point:
+                if sibling.mount_id > mount.mount_id:
+                    return True
+            elif _covers(sibling.mount_point, mount.mount_point):
+                return True
+        return False
 
-    return [mount for mount in mounts if not is_hidden(mount)]
+    def is_region_hidden(mount: Mount) -> bool:
+        if mount.mount_id not in region_hidden:
+            region_hidden[mount.mount_id] = False  # guards against a (corrupt) cycle
+            parent = by_id.get(mount.parent_id)
+            region_hidden[mount.mount_id] = covered_by_sibling(mount) or (
+                parent is not None and parent is not mount and is_region_hidden(parent)
+            )
+        return region_hidden[mount.mount_id]
+
+    def stacked_over(mount: Mount) -> bool:
+        return any(
+            child.mount_point == mount.mount_point and child is not mount for child in children.get(mount.mount_id, ())
+        )
+
+    return [mount for mount in mounts if not is_region_hidden(mount) and not stacked_over(mount)]
 
 
 def _normalize(path: str) -> str:
