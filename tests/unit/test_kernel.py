@@ -1,0 +1,114 @@
+"""The kernel's module closure, module decompression and the bare-kernel command lines."""
+
+import lzma
+from pathlib import Path
+
+import pytest
+
+from docker_from_scratch.builder import cmd_vm, kernel
+from docker_from_scratch.builder.errors import BuildError
+from docker_from_scratch.launcher import baremetal
+
+# Lines of Debian 13's modules.dep (6.12, depmod output of the unpacked package).
+MODULES_DEP = """\
+kernel/fs/overlayfs/overlay.ko.xz:
+kernel/net/bridge/br_netfilter.ko.xz: kernel/net/bridge/bridge.ko.xz kernel/net/802/stp.ko.xz kernel/net/llc/llc.ko.xz
+kernel/net/bridge/bridge.ko.xz: kernel/net/802/stp.ko.xz kernel/net/llc/llc.ko.xz
+kernel/net/802/stp.ko.xz: kernel/net/llc/llc.ko.xz
+kernel/net/llc/llc.ko.xz:
+kernel/net/netfilter/nf_tables.ko.xz: kernel/net/netfilter/nfnetlink.ko.xz kernel/lib/libcrc32c.ko.xz
+kernel/net/netfilter/nfnetlink.ko.xz:
+kernel/lib/libcrc32c.ko.xz:
+kernel/drivers/block/virtio-blk.ko.xz:
+"""
+BUILTIN = "kernel/crypto/crc32c_generic.ko\nkernel/fs/ext4/ext4.ko\n"
+
+
+def test_module_name_strips_directory_suffix_and_dashes() -> None:
+    """A module's name should be its file name without .ko(.xz), dashes as underscores."""
+    assert kernel.module_name("kernel/drivers/block/virtio-blk.ko.xz") == "virtio_blk"
+    assert kernel.module_name("kernel/fs/overlayfs/overlay.ko") == "overlay"
+    assert kernel.module_name("kernel/net/x.ko.zst") == "x"
+
+
+def test_module_closure_includes_every_dependency() -> None:
+    """br_netfilter should bring bridge, stp and llc along, each path once."""
+    table = kernel.parse_modules_dep(MODULES_DEP)
+    paths = kernel.module_closure(table, ["br_netfilter", "bridge"])
+    assert paths == [
+        "kernel/net/802/stp.ko.xz",
+        "kernel/net/bridge/br_netfilter.ko.xz",
+        "kernel/net/bridge/bridge.ko.xz",
+        "kernel/net/llc/llc.ko.xz",
+    ]
+
+
+def test_module_closure_accepts_dashed_and_builtin_names() -> None:
+    """A name with dashes should match, and a built-in module should need no file."""
+    table = kernel.parse_modules_dep(MODULES_DEP)
+    builtin = kernel.builtin_names(BUILTIN)
+    paths = kernel.module_closure(table, ["virtio-blk", "crc32c_generic", "ext4"], builtin)
+    assert paths == ["kernel/drivers/block/virtio-blk.ko.xz"]
+
+
+def test_module_closure_rejects_an_unknown_module() -> None:
+    """A module neither in modules.dep nor built in should stop the build, naming it."""
+    table = kernel.parse_modules_dep(MODULES_DEP)
+    with pytest.raises(BuildError, match="no module nosuchmod"):
+        kernel.module_closure(table, ["overlay", "nosuchmod"])
+
+
+def test_plain_module_path_drops_only_the_compression_suffix() -> None:
+    """kernel/fs/x.ko.xz should become kernel/fs/x.ko; a plain .ko stays as it is."""
+    assert kernel.plain_module_path("kernel/fs/overlayfs/overlay.ko.xz") == "kernel/fs/overlayfs/overlay.ko"
+    assert kernel.plain_module_path("kernel/fs/overlayfs/overlay.ko") == "kernel/fs/overlayfs/overlay.ko"
+
+
+def test_decompress_module_writes_the_original_bytes(tmp_path: Path) -> None:
+    """An .ko.xz should be written out as the bytes that were compressed."""
+    original = b"\x7fELF" + bytes(range(256)) * 64
+    packed = tmp_path / "m.ko.xz"
+    packed.write_bytes(lzma.compress(original, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32))
+    kernel.decompress_module(packed, tmp_path / "out" / "m.ko")
+    assert (tmp_path / "out" / "m.ko").read_bytes() == original
+
+
+def test_boot_options_read_from_the_kernel_command_line() -> None:
+    """dockerlaunch.* words before -- should set hostname, data disk, commands and power-off."""
+    options = baremetal.parse_cmdline(
+        'console=ttyS0 dockerlaunch.hostname=vm1 dockerlaunch.data=/dev/vda '
+        'dockerlaunch.run="docker run --rm bb echo hi" dockerlaunch.run="docker ps" '
+        "dockerlaunch.poweroff=1 -- dockerlaunch.run=ignored --debug"
+    )
+    assert options.hostname == "vm1"
+    assert options.data_device == "/dev/vda"
+    assert options.run == ["docker run --rm bb echo hi", "docker ps"]
+    assert options.poweroff_after_run
+
+
+def test_boot_options_default_to_tmpfs_and_no_commands() -> None:
+    """Without dockerlaunch.* words: hostname docker, tmpfs data root, nothing to run."""
+    options = baremetal.parse_cmdline("console=ttyS0 quiet panic=-1\n")
+    assert (options.hostname, options.data_device, options.run, options.poweroff_after_run) == (
+        "docker", None, [], False,
+    )  # fmt: skip
+
+
+def test_vm_cmdline_round_trips_through_the_boot_options() -> None:
+    """What the vm verb writes should be what PID 1 reads back."""
+    line = cmd_vm.kernel_cmdline(
+        run=["docker run --rm bb echo 'a b'"], poweroff=True, disk=True, hostname="h",
+        env=["DOCKER_LAUNCH_DEBUG=true"], dockerd_args=["--log-level=warn"],
+    )  # fmt: skip
+    options = baremetal.parse_cmdline(line)
+    assert options.run == ["docker run --rm bb echo 'a b'"]
+    assert (options.hostname, options.data_device, options.poweroff_after_run) == ("h", "/dev/vda", True)
+    assert line.endswith(" DOCKER_LAUNCH_DEBUG=true -- --log-level=warn")
+
+
+def test_vm_cmdline_rejects_what_the_kernel_cannot_carry() -> None:
+    """A double quote in a command, or a dotted --env name, should be refused with a reason."""
+    with pytest.raises(BuildError, match="double quotes"):
+        cmd_vm.kernel_cmdline(run=['sh -c "echo hi"'])
+    with pytest.raises(BuildError, match="init's environment"):
+        cmd_vm.kernel_cmdline(env=["a.b=c"])
