@@ -14,7 +14,7 @@ TLS_DEFAULTS = (
     "--tlscert", "/certs/server/cert.pem",
     "--tlskey", "/certs/server/key.pem",
 )  # fmt: skip
-PLAIN_DEFAULTS = (SOCKET, "--host=tcp://0.0.0.0:2375")
+PLAIN_DEFAULTS = (SOCKET, "--host=tcp://0.0.0.0:2375", "--tls=false")
 IMAGE_ENV = {"DOCKER_TLS_CERTDIR": "/certs", "PATH": "/usr/sbin:/usr/bin"}
 NO_TLS_ENV = {"DOCKER_TLS_CERTDIR": "", "PATH": "/usr/sbin:/usr/bin"}
 
@@ -47,11 +47,11 @@ def test_plan_seed_forms_get_the_defaults() -> None:
 
 
 def test_plan_empty_certdir_listens_on_2375_without_tls() -> None:
-    """DOCKER_TLS_CERTDIR='' should give port 2375, no TLS flags and no certificate step."""
+    """DOCKER_TLS_CERTDIR='' should give port 2375, TLS explicitly off, no certificate step."""
     result = dockerd_plan("--debug", env=NO_TLS_ENV)
     assert result.argv == ("/usr/bin/dockerd", *PLAIN_DEFAULTS, "--debug")
     assert result.tls_certdir is None
-    assert not any(arg.startswith("--tls") for arg in result.argv)
+    assert [arg for arg in result.argv if arg.startswith("--tls")] == ["--tls=false"]
 
 
 def test_plan_unset_certdir_means_image_default() -> None:

@@ -12,9 +12,9 @@ docker-library/docker, ``dind/dockerd-entrypoint.sh``):
     defaults: --host=unix:///var/run/docker.sock (or $DOCKER_HOST when it is unix://...)
               DOCKER_TLS_CERTDIR set:   --host=tcp://0.0.0.0:2376 --tlsverify
                                         --tlscacert/--tlscert/--tlskey $DIR/server/...
-              DOCKER_TLS_CERTDIR='':    --host=tcp://0.0.0.0:2375
+              DOCKER_TLS_CERTDIR='':    --host=tcp://0.0.0.0:2375 (we add --tls=false)
 
-Two choices differ from docker:dind, on purpose:
+Three choices differ from docker:dind, on purpose:
 
 * ``dockerd`` (or a path ending in ``/dockerd``) as the first argument gets the defaults
   too. Our image's entry point always names the daemon, so without this a plain
@@ -25,6 +25,11 @@ Two choices differ from docker:dind, on purpose:
   a second listener on an address they already gave. The common sidecar form
   ``dockerd --host=unix:///run/docker/docker.sock`` behaves exactly as on docker:dind,
   where an explicit ``dockerd`` gets no defaults either.
+* ``--tls=false`` with port 2375. DOCKER_TLS_CERTDIR='' is the user's explicit choice of
+  no TLS; without the flag dockerd 20.10-26.x sleeps 15 s before it listens on a TCP
+  port without TLS (moby cmd/dockerd, loadListeners / checkTLSAuthOK; measured here:
+  the 2375 service answered after 18 s instead of 3 s), and announces a hard failure
+  for later releases. A user's own --tlsverify still turns TLS on (dockerd lets it win).
 
 DOCKER_TLS_CERTDIR unset is read as the image default, ``/certs``: only an explicit
 empty string turns TLS off (docker:dind's shell test treats unset like empty, but its
@@ -149,7 +154,7 @@ def default_arguments(env: Mapping[str, str]) -> tuple[str, ...]:
     hosts = (f"--host=unix://{unix_socket(env)}",)
     certdir = tls_certdir(env)
     if certdir is None:
-        return (*hosts, f"--host=tcp://0.0.0.0:{PLAIN_PORT}")
+        return (*hosts, f"--host=tcp://0.0.0.0:{PLAIN_PORT}", "--tls=false")
     server = os.path.join(certdir, "server")
     return (
         *hosts,
