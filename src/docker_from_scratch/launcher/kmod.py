@@ -127,15 +127,17 @@ def load_modules(
     search = search_path if search_path is not None else os.environ.get("PATH", "")
     modprobe = shutil.which("modprobe", path=f"{search}:/usr/sbin:/sbin")
     for name, feature in missing:
-        statuses.append(_modprobe(modprobe, name, feature, root))
+        statuses.append(_modprobe(modprobe, name, feature, root, release))
     return statuses
 
 
-def _modprobe(modprobe: str | None, name: str, feature: str, root: str) -> ModuleStatus:
+def _modprobe(modprobe: str | None, name: str, feature: str, root: str, release: str) -> ModuleStatus:
     if modprobe is None:
         log.warn(f"kernel module {name} is not loaded and there is no modprobe: {feature} may not work")
         return ModuleStatus(name, feature, "missing", "no modprobe")
-    argv = [modprobe, *(["-d", root] if root != "/" else []), name]
+    # -d/-S only where they differ from the defaults: busybox's modprobe knows neither.
+    argv = [modprobe, *(["-d", root] if root != "/" else [])]
+    argv += [*(["-S", release] if release != os.uname().release else []), name]
     try:
         result = run.run(argv, check=False)
     except LaunchError as exc:

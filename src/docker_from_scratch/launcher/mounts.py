@@ -86,9 +86,16 @@ def mount(
     try:
         syscalls.mount(source, target, fs_type, flags, data)
     except OSError as exc:
-        what = fs_type or ("bind" if flags & MS_BIND else "remount")
+        if fs_type:
+            what = f"mount {fs_type} on {target}"
+        elif flags & MS_REMOUNT:
+            what = f"remount {target}"
+        elif flags & MS_BIND:
+            what = f"bind-mount {source} on {target}"
+        else:
+            what = f"change the propagation of {target}"
         raise LaunchError(
-            f"cannot mount {what} on {target}: {os.strerror(exc.errno or 0)} ({_errno_name(exc)})",
+            f"cannot {what}: {os.strerror(exc.errno or 0)} ({_errno_name(exc)})",
             hint=mount_hint(exc, fs_type, target),
         ) from exc
     if undo is not None:
@@ -287,11 +294,13 @@ def _mount_unless(target: str, fs_type: str, source: str, flags: int, data: str,
 
 
 def mount_sys(root: str, undo: ExitStack) -> None:
-    """A writable sysfs on /sys: dockerd writes cgroups and bridge settings below it.
+    """A writable sysfs on /sys: dockerd and runc write below it.
 
     docker gives non-privileged containers (and, measured here, even ours with
-    systempaths=unconfined) a read-only sysfs: its own superblock, mounted ro. A remount
-    makes it writable; where the remount is refused, a fresh sysfs replaces it.
+    systempaths=unconfined) a read-only sysfs: a superblock of the container's network
+    namespace, mounted ro. A fresh sysfs would not help: in the same network namespace it
+    is that same read-only superblock (measured). A remount without MS_BIND makes the
+    superblock writable; MS_BIND then clears a per-mount ro flag if one is left.
     """
     target = path_under(root, "/sys")
     entry = mountinfo.find(target)
@@ -304,22 +313,15 @@ def mount_sys(root: str, undo: ExitStack) -> None:
         log.debug(f"{target}: already a writable sysfs, skipped")
         return
     keep = flags_of(entry) & ~MS_RDONLY
-    try:
-        # Without MS_BIND the superblock becomes writable too (docker makes it ro);
-        # the per-mount flag follows on current kernels, checked below.
-        syscalls.mount("none", target, None, MS_REMOUNT | keep)
-        undo.callback(_remount_read_only, target, keep)
-        after = mountinfo.find(target)
-        if after is not None and after.read_only:
-            syscalls.mount("none", target, None, MS_REMOUNT | MS_BIND | keep)
-        log.debug(f"{target}: remounted read-write")
-    except OSError as exc:
-        log.debug(f"{target}: remount refused ({_errno_name(exc)}), mounting a fresh sysfs")
-        replace_tree(target, _fresh_sysfs, root)
-
-
-def _fresh_sysfs(stage: str, undo: ExitStack) -> None:
-    mount("sysfs", stage, "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, undo=undo)
+    mount("none", target, None, MS_REMOUNT | keep)
+    undo.callback(_remount_read_only, target, keep)
+    after = mountinfo.find(target)
+    if after is not None and after.read_only:
+        mount("none", target, None, MS_REMOUNT | MS_BIND | keep)
+    after = mountinfo.find(target)
+    if after is None or after.read_only or "ro" in after.super_options:
+        raise LaunchError(f"{target} stays read-only after a remount", hint="run the container with --privileged")
+    log.debug(f"{target}: remounted read-write")
 
 
 def _remount_read_only(target: str, keep: int) -> None:
