@@ -13,6 +13,7 @@ in the host engine; without it these tests skip.
 import os
 import random
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -150,6 +151,50 @@ def test_service_health_probe_answers(tls_service: tuple[Dind, str]) -> None:
     service, _ = tls_service
     code = "from docker_from_scratch.launcher.dind import ping; print(ping('/var/run/docker.sock'))"
     assert service.exec("python3", "-I", "-S", "-c", code).stdout.strip() == "True"
+
+
+# The image's HEALTHCHECK as proposed to the builder, in Dockerfile form (exec form: the
+# slim image has no sh). The builder also sets StartInterval=1s, which this host's engine
+# (20.10, API 1.41) does not know.
+PROPOSED_HEALTHCHECK = (
+    "HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 "
+    'CMD ["/usr/bin/python3", "-I", "-S", "-c", '
+    '"import os, sys; from docker_from_scratch.launcher.dind import health_status; '
+    'sys.exit(health_status(os.environ))"]'
+)
+
+
+@pytest.fixture
+def image_with_healthcheck(dind_image: str, tmp_path: Path) -> Iterator[str]:
+    """The image itself once it has a HEALTHCHECK; until then a local child image that adds
+    the proposed one (built offline from the loaded image, removed afterwards)."""
+    configured = docker("image", "inspect", "-f", "{{json .Config.Healthcheck}}", dind_image).stdout.strip()
+    if configured != "null":
+        yield dind_image
+        return
+    tag = f"{unique('dfs-test-health')}:latest"
+    (tmp_path / "Dockerfile").write_text(f"FROM {dind_image}\n{PROPOSED_HEALTHCHECK}\n")
+    subprocess.run(
+        ["docker", "build", "-q", "--network", "none", "-t", tag, os.fspath(tmp_path)],
+        env={**os.environ, "DOCKER_BUILDKIT": "0"}, capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    try:
+        yield tag
+    finally:
+        docker("rmi", "-f", tag, check=False)
+
+
+def test_healthcheck_turns_healthy(image_with_healthcheck: str) -> None:
+    """The HEALTHCHECK should report healthy once the nested daemon answers."""
+    with dind(image_with_healthcheck, wait=False) as container:
+        deadline = time.monotonic() + 120
+        status = ""
+        while time.monotonic() < deadline:
+            status = docker("inspect", "-f", "{{.State.Health.Status}}", container.name).stdout.strip()
+            if status in ("healthy", "unhealthy"):
+                break
+            time.sleep(0.5)
+        assert status == "healthy", docker("inspect", "-f", "{{json .State.Health}}", container.name).stdout
 
 
 def test_host_engine_answers_ping() -> None:

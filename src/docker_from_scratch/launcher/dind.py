@@ -286,3 +286,17 @@ def wait_until_answers(socket_path: str, timeout: float, interval: float = 0.1) 
         if time.monotonic() + interval > deadline:
             return False
         time.sleep(interval)
+
+
+def health_status(env: Mapping[str, str], timeout: float = 5.0) -> int:
+    """Exit status for the image's HEALTHCHECK: 0 when dockerd answers on its socket.
+
+    The socket is the default host's (DOCKER_HOST when it is unix://, else
+    /var/run/docker.sock): the health check runs with the container's environment,
+    so it finds the socket ``plan`` chose. 1 otherwise, as Docker expects.
+    """
+    try:
+        path = unix_socket(env)
+    except UsageError:
+        return 1
+    return 0 if ping(path, timeout=timeout) else 1
