@@ -19,13 +19,17 @@ Downloaded .debs are kept in one cache keyed by ``name_version_arch`` (apt's own
 name), shared by all suites, so a warm build downloads nothing.
 """
 
+import fcntl
+import hashlib
+import json
 import os
 import re
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -230,6 +234,8 @@ class AptRepo:
             "APT::Install-Recommends": "false",
             "APT::Install-Suggests": "false",
             "Acquire::Languages": "none",
+            # The network here drops a connection now and then; apt retries with backoff.
+            "Acquire::Retries": "5",
             # Files live under root's private home: the unprivileged _apt user cannot
             # write there, and the signature and hash checks do not depend on it.
             "APT::Sandbox::User": "root" if os.geteuid() == 0 else "",
@@ -255,6 +261,17 @@ class AptRepo:
             hint=f"check the {self.suite}/{self.arch} apt configuration in {self.root}",
         )
 
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Serialise updates and downloads of concurrent builds (tests, benchmarks)."""
+        self.configure()
+        with open(self.root / "builder.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     # --- package lists ------------------------------------------------------------------
     def lists_age(self) -> float | None:
         """Seconds since the last successful update, None when never updated."""
@@ -265,14 +282,26 @@ class AptRepo:
 
     def update(self, *, refresh: bool | None = None) -> None:
         """``apt-get update`` when forced, or (``refresh=None``) when lists are missing or old."""
-        self.configure()
-        age = self.lists_age()
-        if refresh is False and age is not None:
-            return
-        if refresh is None and age is not None and age < LISTS_MAX_AGE_S:
-            return
+        with self.locked():
+            age = self.lists_age()
+            if refresh is False and age is not None:
+                return
+            if refresh is None and age is not None and age < LISTS_MAX_AGE_S:
+                return
+            self._update()
+
+    def _update(self) -> None:
         self.progress(f"apt: updating package lists for {self.suite}/{self.arch}")
-        self._apt("apt-get", "update", "-q")
+        output = self._apt("apt-get", "update", "-q")
+        # apt-get update exits 0 when some indexes failed ("W: Failed to fetch"); without
+        # the suite's own Packages index nothing can be resolved, so say so here.
+        if not list((self.root / "lists").glob(f"*_dists_{self.suite}_main_binary-{self.arch}_Packages*")):
+            failed = [line for line in output.splitlines() if line.startswith(("W:", "E:", "Err:"))]
+            raise BuildError(
+                f"apt-get update fetched no {self.suite}/{self.arch} package index"
+                + (f": {failed[-1]}" if failed else ""),
+                hint="check the network and the mirror (--mirror URI)",
+            )
 
     def available(self, names: Iterable[str]) -> dict[str, str]:
         """Candidate version of each name the suite has (names it lacks are left out)."""
@@ -332,13 +361,27 @@ class AptRepo:
         """
         wanted = sorted(set(names))
         self.update()
+        # The answer depends only on the names and the package lists: cache it (apt's
+        # solver takes over a second here, twice per build).
+        digest = hashlib.sha256("\0".join(wanted).encode())
+        for index in sorted((self.root / "lists").glob("*_Packages*")):
+            stat = index.stat()
+            digest.update(f"{index.name}\0{stat.st_mtime_ns}\0{stat.st_size}\n".encode())
+        cache_file = self.root / "closures" / f"{digest.hexdigest()[:32]}.json"
+        if cache_file.is_file():
+            return [DebRef(*row) for row in json.loads(cache_file.read_text())]
         text = self._apt("apt-get", "install", "-s", "-q", *wanted)
         refs = set()
         for line in text.splitlines():
             match = re.match(r"Inst (\S+) \((\S+) .*\[(\S+)\]\)", line)
             if match:
                 refs.add(DebRef(match[1], match[2], match[3]))
-        return sorted(refs)
+        result = sorted(refs)
+        cache_file.parent.mkdir(exist_ok=True)
+        partial = cache_file.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps([[r.name, r.version, r.arch] for r in result]))
+        os.replace(partial, cache_file)
+        return result
 
     # --- downloads ----------------------------------------------------------------------
     def deb_path(self, ref: DebRef) -> Path:
@@ -347,10 +390,15 @@ class AptRepo:
     def download(self, refs: Iterable[DebRef]) -> dict[str, Path]:
         """Each package's .deb in the cache; only missing ones are downloaded (one apt call)."""
         refs = sorted(set(refs))
-        missing = [ref for ref in refs if not self.deb_path(ref).is_file()]
-        if missing:
+        if any(not self.deb_path(ref).is_file() for ref in refs):
             self.update()
-            self.progress(f"apt: downloading {len(missing)} of {len(refs)} packages")
+            with self.locked():
+                self._download([ref for ref in refs if not self.deb_path(ref).is_file()], len(refs))
+        return {ref.name: self.deb_path(ref) for ref in refs}
+
+    def _download(self, missing: list[DebRef], total: int) -> None:
+        if missing:
+            self.progress(f"apt: downloading {len(missing)} of {total} packages")
             with tempfile.TemporaryDirectory(dir=self.debs_dir, prefix=".download-") as tmp:
                 self.configure()
                 run_tool(
@@ -373,7 +421,6 @@ class AptRepo:
                     if not got.is_file():
                         raise BuildError(f"apt-get download did not produce {ref.filename}")
                     shutil.move(got, self.deb_path(ref))
-        return {ref.name: self.deb_path(ref) for ref in refs}
 
 
 def fetch_packages(

@@ -104,10 +104,8 @@ def build_image(
     finally:
         layer_file.unlink()
     report_path = output / f"{name}.report.json"
-    sizes = report.load_previous(report_path, digest)
-    if sizes is None:
-        progress("report: compressing each component to measure it")
-        sizes = report.measure(assembly.tree, assembly.python.zip_path)
+    progress("report: measuring components (compressing only what changed)")
+    sizes = report.measure(assembly.tree, assembly.python.zip_path, cache_dir=cache_dir)
     files_path = output / f"{name}.files.json"
     files_path.write_text(json.dumps(assembly.reasons, indent=1, sort_keys=True) + "\n")
     seconds = time.monotonic() - start

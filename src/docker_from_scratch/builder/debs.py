@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from pathlib import Path
 
 from docker_from_scratch.builder.errors import BuildError
@@ -96,13 +97,25 @@ def unpack(deb: Path, cache_dir: Path) -> list[Entry]:
         if saved.get("version") == MANIFEST_VERSION:
             rows = saved["entries"]
     if rows is None:
-        if dest.exists():
-            shutil.rmtree(dest)
-        dest.mkdir(parents=True)
-        rows = _extract(deb, dest)
-        tmp = manifest.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"version": MANIFEST_VERSION, "entries": rows}))
-        tmp.rename(manifest)  # the manifest appears only when every file is in place
+        # Unpack beside the final place and rename: concurrent builds (tests, benchmarks)
+        # may unpack the same package at once, and the loser's copy is dropped.
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
+        try:
+            rows = _extract(deb, staging)
+            (staging / MANIFEST).write_text(json.dumps({"version": MANIFEST_VERSION, "entries": rows}))
+            if dest.exists():
+                shutil.rmtree(dest)  # an unpack of an older manifest version
+            staging.rename(dest)
+        except OSError:
+            if not manifest.is_file():
+                raise
+            rows = None
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging)
+        if rows is None:  # another build's unpack won the rename
+            rows = json.loads(manifest.read_text())["entries"]
     name = package_name(deb)
     files_dir = dest / "files"
     entries = []

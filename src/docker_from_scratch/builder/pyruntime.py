@@ -183,26 +183,41 @@ def _cache_key(debs_used: list[Path], python: PythonVersion) -> str:
 
 
 def stage_root(entries: list[Entry], root: Path) -> None:
-    """A real directory tree (hard links into the unpack cache) to run the interpreter from."""
-    if root.exists():
-        shutil.rmtree(root)
-    for entry in entries:
-        dest = root / entry.path.lstrip("/")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if dest.exists() or dest.is_symlink():
-            dest.unlink()
-        if entry.kind == "symlink":
-            dest.symlink_to(entry.target)
-        elif entry.kind == "file" and entry.source is not None:
-            try:
-                os.link(entry.source, dest)
-            except OSError:
-                shutil.copy2(entry.source, dest)
-    for entry in entries:  # hard links after their targets exist
-        if entry.kind == "hardlink":
-            dest = root / entry.path.lstrip("/")
+    """A real directory tree (hard links into the unpack cache) to run the interpreter from.
+
+    Built beside ``root`` and renamed into place, so concurrent builds never see half a
+    tree; an existing ``root`` (same packages: its name has their hash) is reused.
+    """
+    if root.is_dir():
+        return
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}-"))
+    try:
+        for entry in entries:
+            dest = staging / entry.path.lstrip("/")
             dest.parent.mkdir(parents=True, exist_ok=True)
-            os.link(root / entry.target.lstrip("/"), dest)
+            if dest.exists() or dest.is_symlink():
+                dest.unlink()
+            if entry.kind == "symlink":
+                dest.symlink_to(entry.target)
+            elif entry.kind == "file" and entry.source is not None:
+                try:
+                    os.link(entry.source, dest)
+                except OSError:
+                    shutil.copy2(entry.source, dest)
+        for entry in entries:  # hard links after their targets exist
+            if entry.kind == "hardlink":
+                dest = staging / entry.path.lstrip("/")
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.link(staging / entry.target.lstrip("/"), dest)
+        try:
+            staging.rename(root)
+        except OSError:
+            if not root.is_dir():
+                raise
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
 
 
 def analyse(
@@ -225,13 +240,14 @@ def analyse(
     if not result_file.is_file():
         progress(f"python: analysing imports with {suite}'s python{python.version}")
         entries = [e for deb in deb_paths for e in debs.unpack(deb, cache_dir)]
-        root = cache_dir / "pyroot" / f"{suite}-{arch}"
+        debs_key = hashlib.sha256("\n".join(sorted(d.name for d in deb_paths)).encode()).hexdigest()[:16]
+        root = cache_dir / "pyroot" / f"{suite}-{arch}-{debs_key}"
         stage_root(entries, root)
         tree = FileTree(entries)
         loader = root / tree.resolve(arch_info(arch).loader).lstrip("/")
         libdir = root / "usr" / "lib" / arch_info(arch).triplet
         out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
             search = Path(tmp) / "path"
             search.mkdir()
             (search / "docker_from_scratch").symlink_to(Path(docker_from_scratch.__file__).parent)
@@ -245,7 +261,7 @@ def analyse(
                 "required": ["docker_from_scratch"],
                 "path": [os.fspath(search)],
                 "excludes": list(EXCLUDED),
-                "zip": os.fspath(zip_file),
+                "zip": os.fspath(Path(tmp) / zip_file.name),
                 "zip_display": python.zip_path,
             }
             config_file = Path(tmp) / "config.json"
@@ -259,12 +275,16 @@ def analyse(
                 env=env,
                 hint="the suite's Python could not analyse the launcher",
             )  # fmt: skip
-        found = json.loads(output)
-        if "error" in found:
-            raise BuildError(found["error"])
-        if found["version"] != python.version:
-            raise BuildError(f"analysis ran python{found['version']}, not {python.version}")
-        result_file.write_text(json.dumps(found, indent=1, sort_keys=True))
+            found = json.loads(output)
+            if "error" in found:
+                raise BuildError(found["error"])
+            if found["version"] != python.version:
+                raise BuildError(f"analysis ran python{found['version']}, not {python.version}")
+            # zip first, result last: the result's presence means the zip is complete
+            os.replace(Path(tmp) / zip_file.name, zip_file)
+            partial = result_file.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(json.dumps(found, indent=1, sort_keys=True))
+            os.replace(partial, result_file)
     found = json.loads(result_file.read_text())
     return python, Analysis(
         zip_file=zip_file,

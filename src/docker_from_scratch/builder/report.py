@@ -2,15 +2,17 @@
 
 Components: engine (dockerd, containerd, runc, ...), tools (the seed's files: git,
 ssh, iptables, ...), libraries (shared libraries and the loader reached through
-DT_NEEDED), python (interpreter, stdlib zip part, extension modules), launcher (our
-package inside the zip, the entry scripts), layout (links and directories).
+DT_NEEDED), python (interpreter, stdlib part of the zip, extension modules), launcher
+(our package inside the zip, the entry scripts), layout (links and directories).
 Compressed sizes compress each component's bytes on its own, with gzip -6 (what
 ``docker save | gzip`` and registries use) and zstd -3 when the zstd tool exists.
-Compressing 250 MB takes several seconds, so a report whose layer digest matches the
-previous one's is reused.
+Compressing 270 MB takes 15-20 s here, so each component's sizes are cached by a key
+of its files and reused while they do not change.
 """
 
+import hashlib
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -52,66 +54,87 @@ def _pieces(entry: Entry, zip_path: str) -> Iterator[tuple[str, bytes]]:
             yield entry.component, chunk
 
 
-class _Compressors:
-    def __init__(self, components: list[str], use_zstd: bool, tmp: Path) -> None:
-        self.gzip = {c: zlib.compressobj(6, zlib.DEFLATED, 31) for c in components}
-        self.gzip_size = dict.fromkeys(components, 0)
-        self.zstd: dict[str, subprocess.Popen[bytes]] = {}
-        self.zstd_out: dict[str, Path] = {}
+def component_entries(tree: FileTree, zip_path: str) -> dict[str, list[Entry]]:
+    """Regular files by component; the zip belongs to both python and launcher."""
+    groups: dict[str, list[Entry]] = {c: [] for c in COMPONENTS}
+    for entry in sorted(tree, key=lambda e: e.path):
+        if entry.kind != "file":
+            continue
+        groups.setdefault(entry.component or "layout", []).append(entry)
+        if entry.path == zip_path:
+            groups["launcher"].append(entry)
+    return groups
+
+
+def _component_bytes(component: str, entries: list[Entry], zip_path: str) -> Iterator[bytes]:
+    for entry in entries:
+        for part, data in _pieces(entry, zip_path):
+            if entry.path != zip_path or part == component:
+                yield data
+
+
+def component_key(component: str, entries: list[Entry]) -> str:
+    """Changes when any file of the component changes (path, mode, size, content identity)."""
+    digest = hashlib.sha256(f"v1 {component}\n".encode())
+    for entry in entries:
+        digest.update(f"{entry.path}\0{entry.mode}\0{entry.size}\0".encode())
+        if entry.data is not None:
+            digest.update(hashlib.sha256(entry.data).digest())
+        else:
+            assert entry.source is not None
+            # Cached files are never rewritten in place (a new package version or a new
+            # analysis is a new directory), so path and mtime identify their content.
+            digest.update(f"{entry.source}\0{entry.source.stat().st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _compress(chunks: Iterator[bytes], use_zstd: bool) -> ComponentSize:
+    size = ComponentSize()
+    gzip = zlib.compressobj(6, zlib.DEFLATED, 31)
+    with tempfile.TemporaryFile() as zstd_out:
+        zstd = None
         if use_zstd:
-            for c in components:
-                out = tmp / f"{c}.zst"
-                self.zstd_out[c] = out
-                with open(out, "wb") as handle:
-                    self.zstd[c] = subprocess.Popen(
-                        ["zstd", "-q", "-3", "-T1", "-c"], stdin=subprocess.PIPE, stdout=handle
-                    )
-
-    def feed(self, component: str, data: bytes) -> None:
-        self.gzip_size[component] += len(self.gzip[component].compress(data))
-        if component in self.zstd:
-            stdin = self.zstd[component].stdin
-            assert stdin is not None
-            stdin.write(data)
-
-    def finish(self) -> tuple[dict[str, int], dict[str, int]]:
-        zstd_sizes = {}
-        for c, compressor in self.gzip.items():
-            self.gzip_size[c] += len(compressor.flush())
-        for c, proc in self.zstd.items():
-            assert proc.stdin is not None
-            proc.stdin.close()
-            proc.wait()
-            zstd_sizes[c] = self.zstd_out[c].stat().st_size
-        return self.gzip_size, zstd_sizes
+            zstd = subprocess.Popen(["zstd", "-q", "-3", "-T1", "-c"], stdin=subprocess.PIPE, stdout=zstd_out)
+        for data in chunks:
+            size.bytes += len(data)
+            size.gzip += len(gzip.compress(data))
+            if zstd is not None and zstd.stdin is not None:
+                zstd.stdin.write(data)
+        size.gzip += len(gzip.flush())
+        if zstd is not None and zstd.stdin is not None:
+            zstd.stdin.close()
+            zstd.wait()
+            size.zstd = os.fstat(zstd_out.fileno()).st_size
+    return size
 
 
-def measure(tree: FileTree, zip_path: str, *, compress: bool = True) -> dict[str, ComponentSize]:
-    """Per-component file counts and sizes (hard links count once)."""
-    sizes = {c: ComponentSize() for c in COMPONENTS}
+def measure(
+    tree: FileTree, zip_path: str, *, cache_dir: Path | None = None, compress: bool = True
+) -> dict[str, ComponentSize]:
+    """Per-component file counts, bytes and compressed bytes (cached per component)."""
     use_zstd = compress and shutil.which("zstd") is not None
-    with tempfile.TemporaryDirectory() as tmp:
-        compressors = _Compressors(list(COMPONENTS), use_zstd, Path(tmp)) if compress else None
-        for entry in sorted(tree, key=lambda e: e.path):
-            if entry.kind != "file":
-                continue
-            sizes.setdefault(entry.component or "layout", ComponentSize())
-            sizes[entry.component or "layout"].files += 1
-            for part, data in _pieces(entry, zip_path):
-                sizes[part].bytes += len(data)
-                if compressors is not None:
-                    compressors.feed(part if part in compressors.gzip else "layout", data)
-        if compressors is not None:
-            gzip_sizes, zstd_sizes = compressors.finish()
-            for c in COMPONENTS:
-                sizes[c].gzip = gzip_sizes[c]
-                sizes[c].zstd = zstd_sizes.get(c)
+    sizes: dict[str, ComponentSize] = {}
+    for component, entries in component_entries(tree, zip_path).items():
+        files = len([e for e in entries if component != "launcher" or e.path != zip_path])
+        key = component_key(component, entries) + ("-zstd" if use_zstd else "")
+        cache_file = cache_dir / "sizes" / f"{key}.json" if cache_dir and compress else None
+        size: ComponentSize | None = None
+        if cache_file is not None and cache_file.is_file():
+            size = from_json({component: json.loads(cache_file.read_text())})[component]
+        if size is None:
+            pieces = _component_bytes(component, entries, zip_path)
+            size = _compress(pieces, use_zstd) if compress else ComponentSize(bytes=sum(map(len, pieces)))
+            if cache_file is not None:
+                cache_file.parent.mkdir(parents=True, exist_ok=True)
+                cache_file.write_text(json.dumps(to_json({component: size})[component]))
+        size.files = files
+        sizes[component] = size
     return sizes
 
 
 def _human(n: int | None) -> str:
     if n is None:
-        return "-"
+        return "          -"
     return f"{n / 1e6:8.2f} MB"
 
 
@@ -137,14 +160,3 @@ def from_json(doc: dict[str, dict[str, int | None]]) -> dict[str, ComponentSize]
         name: ComponentSize(int(v["files"] or 0), int(v["bytes"] or 0), int(v["gzip"] or 0), v["zstd"])
         for name, v in doc.items()
     }
-
-
-def load_previous(path: Path, layer_digest: str) -> dict[str, ComponentSize] | None:
-    """The sizes of an earlier report of the same layer, if there is one."""
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if doc.get("layer_digest") != layer_digest or "components" not in doc:
-        return None
-    return from_json(doc["components"])
