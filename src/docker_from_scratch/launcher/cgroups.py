@@ -27,8 +27,7 @@ import errno
 import os
 from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from docker_from_scratch.launcher import log, mountinfo, mounts
 from docker_from_scratch.launcher.errors import LaunchError
@@ -44,8 +43,7 @@ _COMOUNTS = (("cpu", "cpuacct"), ("net_cls", "net_prio"))
 DELEGATE_ATTEMPTS = 20
 
 
-@dataclass(frozen=True)
-class Controller:
+class Controller(NamedTuple):
     """A line of /proc/cgroups."""
 
     name: str
@@ -54,8 +52,7 @@ class Controller:
     enabled: bool
 
 
-@dataclass(frozen=True)
-class Membership:
+class Membership(NamedTuple):
     """A line of /proc/self/cgroup: hierarchy id, its controllers (or name=...), our path."""
 
     hierarchy: int
@@ -63,8 +60,7 @@ class Membership:
     path: str
 
 
-@dataclass(frozen=True)
-class Hierarchy:
+class Hierarchy(NamedTuple):
     """One v1 mount to make: its controllers, or a single ``name=...`` for a named one."""
 
     controllers: tuple[str, ...]

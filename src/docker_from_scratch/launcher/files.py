@@ -8,7 +8,6 @@ distribution's /etc alone; what it lacks is copied in here.
 
 import errno
 import os
-import shutil
 import stat
 from collections.abc import Iterable, Sequence
 
@@ -165,6 +164,8 @@ def _copy_entry(source: str, destination: str) -> bool:
         if os.path.islink(source):
             os.symlink(os.readlink(source), destination)
         else:
+            import shutil  # only when a default is missing
+
             shutil.copy2(source, destination)
     except OSError as exc:
         raise _fail("copy default to", destination, exc) from exc
@@ -288,6 +289,15 @@ def link_dist_fallbacks(programs: Iterable[str], search_path: str, root: str = "
                 made.append(candidate)
                 break
     return made
+
+
+def find_program(name: str, search_path: str) -> str | None:
+    """The first executable ``name`` on ``search_path`` (shutil.which without its import cost)."""
+    for directory in search_path.split(":"):
+        candidate = os.path.join(directory or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
 
 
 def extend_path(path: str) -> str:

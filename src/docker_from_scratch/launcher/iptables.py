@@ -20,11 +20,10 @@ missing, a listed table counts as in use, as in dind.
 """
 
 import os
-import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from docker_from_scratch.launcher import files, kmod, log, run
+from docker_from_scratch.launcher import files, kmod, log
 from docker_from_scratch.launcher.errors import LaunchError
 
 LEGACY_DIR = "/run/docker-from-scratch/iptables-legacy"
@@ -38,8 +37,7 @@ TABLE_NAME_FILES = (
 OVERRIDE = "DOCKER_IPTABLES_LEGACY"
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(NamedTuple):
     """The decision: mode ("nft", "legacy" or "skipped"), why, and dockerd's PATH."""
 
     mode: str
@@ -86,9 +84,11 @@ def legacy_in_use(root: str, env: Mapping[str, str]) -> str | None:
         if names_file not in tables:
             continue
         listed = ",".join(tables[names_file])
-        binary = shutil.which(save, path=env.get("PATH", "")) if save else None
+        binary = files.find_program(save, env.get("PATH", "")) if save else None
         if binary is None:
             return f"legacy tables {listed} exist ({names_file})"
+        from docker_from_scratch.launcher import run
+
         result = run.run([binary], env=env, check=False)
         if result.returncode != 0:
             return f"legacy tables {listed} exist and {save} failed"
@@ -99,9 +99,11 @@ def legacy_in_use(root: str, env: Mapping[str, str]) -> str | None:
 
 
 def _works(binary: str, env: Mapping[str, str]) -> bool:
-    program = shutil.which(binary, path=env.get("PATH", ""))
+    program = files.find_program(binary, env.get("PATH", ""))
     if program is None:
         return False
+    from docker_from_scratch.launcher import run
+
     try:
         return run.run([program, "-nL"], env=env, check=False).returncode == 0
     except LaunchError:
@@ -120,7 +122,7 @@ def link_legacy(root: str, env: Mapping[str, str]) -> str:
         os.makedirs(directory, mode=0o755)
     for name in LEGACY_NAMES:
         legacy = name.replace("tables", "tables-legacy", 1)  # iptables-save -> iptables-legacy-save
-        target = shutil.which(legacy, path=env.get("PATH", ""))
+        target = files.find_program(legacy, env.get("PATH", ""))
         link = os.path.join(directory, name)
         if target is None:
             if name == "iptables":
@@ -172,8 +174,10 @@ def choose_mode(env: Mapping[str, str] | None = None, root: str = "/", *, enable
     if mode == "legacy":
         path = f"{link_legacy(root, env)}:{path}"
     version = ""
-    program = shutil.which("iptables", path=path)
+    program = files.find_program("iptables", path)
     if program is not None:
+        from docker_from_scratch.launcher import run
+
         result = run.run([program, "--version"], env={**env, "PATH": path}, check=False)
         version = (result.stdout or result.stderr).strip()
     # Like dind's `iptables --version`: users see which backend dockerd gets.

@@ -10,11 +10,10 @@ dockerd may not need that feature (a storage driver, legacy iptables).
 
 import contextlib
 import os
-import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from docker_from_scratch.launcher import log, run
+from docker_from_scratch.launcher import files, log
 from docker_from_scratch.launcher.errors import LaunchError
 
 # THE list of modules the launcher loads, with the feature each one carries.
@@ -40,8 +39,7 @@ MODULES: tuple[tuple[str, str], ...] = (
 _SUFFIXES = (".ko", ".ko.xz", ".ko.zst", ".ko.gz")
 
 
-@dataclass(frozen=True)
-class ModuleStatus:
+class ModuleStatus(NamedTuple):
     """What happened to one module: "built in", "loaded" (before), "loaded now", "missing"."""
 
     name: str
@@ -125,7 +123,7 @@ def load_modules(
         log.debug(f"kernel modules: all {len(modules)} built in or loaded, skipped")
         return statuses
     search = search_path if search_path is not None else os.environ.get("PATH", "")
-    modprobe = shutil.which("modprobe", path=f"{search}:/usr/sbin:/sbin")
+    modprobe = files.find_program("modprobe", files.extend_path(search))
     for name, feature in missing:
         statuses.append(_modprobe(modprobe, name, feature, root, release))
     return statuses
@@ -136,6 +134,8 @@ def _modprobe(modprobe: str | None, name: str, feature: str, root: str, release:
         log.warn(f"kernel module {name} is not loaded and there is no modprobe: {feature} may not work")
         return ModuleStatus(name, feature, "missing", "no modprobe")
     # -d/-S only where they differ from the defaults: busybox's modprobe knows neither.
+    from docker_from_scratch.launcher import run  # subprocess: only when something is missing
+
     argv = [modprobe, *(["-d", root] if root != "/" else [])]
     argv += [*(["-S", release] if release != os.uname().release else []), name]
     try:

@@ -10,14 +10,13 @@ namespace; kernel facts (/proc/filesystems, mountinfo) come from the caller's ow
 """
 
 import errno
+import itertools
 import os
-import shutil
 import stat
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
-from docker_from_scratch.launcher import log, mountinfo, syscalls
+from docker_from_scratch.launcher import files, log, mountinfo, syscalls
 from docker_from_scratch.launcher.errors import LaunchError
 from docker_from_scratch.launcher.syscalls import (
     MNT_DETACH,
@@ -32,6 +31,7 @@ from docker_from_scratch.launcher.syscalls import (
 )
 
 # Per-mount flags that show up in mountinfo's options column, to keep them on a remount.
+_STAGING_NUMBERS = itertools.count()
 # replace_tree's builder: mounts a new tree on the staging directory, registering undo.
 BuildTree = Callable[[str, ExitStack], None]
 _FLAG_OPTIONS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC}
@@ -169,8 +169,9 @@ def staging_dir(root: str = "/") -> Iterator[str]:
     for candidate in ("/run", "/tmp", "/dev"):
         parent = path_under(root, candidate)
         if os.path.isdir(parent) and os.access(parent, os.W_OK):
+            path = os.path.join(parent, f".dockerlaunch-{os.getpid()}-{next(_STAGING_NUMBERS)}")
             try:
-                path = tempfile.mkdtemp(prefix=".dockerlaunch-", dir=parent)
+                os.mkdir(path, 0o700)
             except OSError:
                 continue
             break
@@ -384,7 +385,7 @@ def _apparmor_needs_parser(root: str) -> bool:
     except OSError:
         return False
     path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
-    return enabled and shutil.which("apparmor_parser", path=path) is None
+    return enabled and files.find_program("apparmor_parser", path) is None
 
 
 def mount_security_filesystems(root: str, undo: ExitStack, filesystems: set[str]) -> None:
