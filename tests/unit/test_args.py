@@ -169,7 +169,8 @@ def test_no_args_get_dind_default_hosts_with_tls(fake_bin: dict[str, str]) -> No
 def test_empty_tls_certdir_listens_on_2375_without_tls(fake_bin: dict[str, str]) -> None:
     """DOCKER_TLS_CERTDIR='' should give tcp://0.0.0.0:2375 and no certificate step."""
     options = parse(["dockerd", "--debug"], {**fake_bin, "DOCKER_TLS_CERTDIR": ""})
-    assert options.dockerd_args == ["--host=unix:///var/run/docker.sock", "--host=tcp://0.0.0.0:2375", "--debug"]
+    assert options.dockerd_args[:2] == ["--host=unix:///var/run/docker.sock", "--host=tcp://0.0.0.0:2375"]
+    assert options.dockerd_args[-1] == "--debug" and "--tlsverify" not in options.dockerd_args
     assert options.tls_certdir is None
 
 
@@ -178,3 +179,12 @@ def test_dockerd_word_in_args_keeps_user_options_after_defaults(fake_bin: dict[s
     options = parse(["/usr/bin/dockerd", "dockerd", "--debug"], {**fake_bin, "DOCKER_TLS_CERTDIR": ""})
     assert options.dockerd.endswith("/sbin/dockerd")
     assert options.dockerd_args[-1] == "--debug" and options.command is None
+
+
+def test_dist_fallback_counts_as_dockerd(tmp_path: Path) -> None:
+    """A dockerd.dist beside a missing dockerd should be accepted (the launcher links it)."""
+    dist = tmp_path / "dockerd.dist"
+    dist.write_text("#!/bin/sh\n")
+    dist.chmod(0o755)
+    options = parse([os.fspath(tmp_path / "dockerd"), "--debug"], {"PATH": os.fspath(tmp_path)})
+    assert options.dockerd == os.fspath(tmp_path / "dockerd")

@@ -140,8 +140,10 @@ def resolve_dockerd(binary: str, env: Mapping[str, str]) -> str:
     else:
         candidates = [os.path.join(d, binary) for d in path_dirs]
     for candidate in candidates:
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
+        # X.dist stands in for a missing X (the seed's fallback); the files step links it.
+        for path in (candidate, candidate + ".dist"):
+            if os.path.isfile(path) and os.access(path, os.X_OK):
+                return candidate
     raise UsageError(
         f"cannot find dockerd for DOCKER_BINARY {binary!r}",
         hint="pass the path of dockerd, e.g. dockerlaunch /usr/bin/dockerd",

@@ -76,7 +76,11 @@ def launch(options: args.LaunchOptions) -> NoReturn:
         with log.step("mount propagation"):
             mounts.make_root_rshared()
         with log.step("layout and default files"):
-            files.prepare_layout(data_root=options.data_root, config_file=options.config_file)
+            files.prepare_layout(
+                data_root=options.data_root,
+                config_file=options.config_file,
+                programs=(options.dockerd, *files.DIST_PROGRAMS),
+            )
             env["PATH"] = files.extend_path(env.get("PATH", ""))
         with log.step("kernel modules"):
             kmod.load_modules()
