@@ -18,7 +18,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -233,7 +232,8 @@ def running_vm(
         argv = qemu_argv(config, qmp_socket)
         if on_start is not None:
             on_start(argv)
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=sys.stderr)
+        # qemu's own warnings join the console lines, in order with the guest's output.
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             yield Vm(process, qmp_socket, echo)
         finally:

@@ -53,6 +53,7 @@ DOCKER_SOCKET = "/run/docker.sock"
 # into dockerd at boot: the VM has no network and no registry.
 IMAGES_DIR = "/usr/share/docker-from-scratch/images"
 READY_MESSAGE = "ready: dockerd answers"
+PID1_MESSAGE = "bare kernel: PID 1 started"
 BIND_ROOT = "/.bare-root"
 # The image's ENTRYPOINT after the launcher (builder/build.py): a VM has no image config.
 ENTRYPOINT_ARGS = ("/usr/bin/dockerd",)
@@ -407,6 +408,7 @@ def boot(argv: Sequence[str] | None = None) -> NoReturn:
         from docker_from_scratch.launcher import syscalls
 
         syscalls.mount("proc", "/proc", "proc", syscalls.MS_NOSUID | syscalls.MS_NODEV | syscalls.MS_NOEXEC)
+        log.info(f"{PID1_MESSAGE} (uptime {uptime():.1f} s)")
         with open("/proc/cmdline") as handle:
             options = parse_cmdline(handle.read())
         syscalls.umount("/proc")  # mounted again, the ordinary way, after the root switch
