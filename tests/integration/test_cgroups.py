@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from docker_from_scratch.launcher import cgroups, mountinfo, mounts, syscalls
+from docker_from_scratch.launcher import cgroups, mounts, syscalls
 from docker_from_scratch.launcher.errors import LaunchError
+from docker_from_scratch.requirements import mountinfo
 from tests.testing.namespaces import mount_table, run_in_namespace
 
 pytestmark = pytest.mark.integration

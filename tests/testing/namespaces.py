@@ -88,7 +88,7 @@ def mount_table(root: str, *, visible_only: bool = False) -> list[dict[str, Any]
     Each entry: id, mount point relative to root, fs type, source, root, ro, options,
     super options, shared, visible. Runs inside the namespace.
     """
-    from docker_from_scratch.launcher import mountinfo
+    from docker_from_scratch.requirements import mountinfo
 
     everything = mountinfo.read()
     shown = {entry.mount_id for entry in mountinfo.visible(everything)}

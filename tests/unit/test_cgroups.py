@@ -8,8 +8,9 @@ with nothing mounted on v1 yet (every hierarchy 0, memory disabled on the comman
 
 from pathlib import Path
 
-from docker_from_scratch.launcher import cgroups, mountinfo
+from docker_from_scratch.launcher import cgroups
 from docker_from_scratch.launcher.cgroups import Hierarchy
+from docker_from_scratch.requirements import mountinfo
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from docker_from_scratch.launcher import mountinfo
+from docker_from_scratch.requirements import mountinfo
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

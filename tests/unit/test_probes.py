@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from docker_from_scratch.requirements import probes
+from docker_from_scratch.requirements import mountinfo, probes
 from docker_from_scratch.requirements.probes import Result, run_probe
 from docker_from_scratch.requirements.table import REQUIREMENTS, Requirement, by_name
 
@@ -90,7 +90,7 @@ def test_mount_of_prefers_the_last_of_stacked_mounts() -> None:
         "2 1 0:5 / /sys ro,nosuid - sysfs sysfs ro\n"
         "3 1 0:6 / /sys rw,nosuid - sysfs sysfs rw\n"
     )
-    mount = probes.mount_of("/sys/fs", probes.parse_mountinfo(text))
+    mount = probes.mount_of("/sys/fs", mountinfo.parse(text))
     assert mount is not None and not mount.read_only
 
 

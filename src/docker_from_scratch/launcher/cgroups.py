@@ -29,9 +29,10 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import Literal, NamedTuple
 
-from docker_from_scratch.launcher import log, mountinfo, mounts
+from docker_from_scratch.launcher import log, mounts
 from docker_from_scratch.launcher.errors import LaunchError
 from docker_from_scratch.launcher.syscalls import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REMOUNT
+from docker_from_scratch.requirements import mountinfo
 
 Version = Literal["v1", "v2", "hybrid"]
 CGROUP_ROOT = "/sys/fs/cgroup"

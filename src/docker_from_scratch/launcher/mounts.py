@@ -16,7 +16,7 @@ import stat
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
-from docker_from_scratch.launcher import files, log, mountinfo, syscalls
+from docker_from_scratch.launcher import files, log, syscalls
 from docker_from_scratch.launcher.errors import LaunchError
 from docker_from_scratch.launcher.syscalls import (
     MNT_DETACH,
@@ -29,6 +29,7 @@ from docker_from_scratch.launcher.syscalls import (
     MS_REMOUNT,
     MS_SHARED,
 )
+from docker_from_scratch.requirements import mountinfo
 
 # Per-mount flags that show up in mountinfo's options column, to keep them on a remount.
 _STAGING_NUMBERS = itertools.count()

@@ -22,6 +22,8 @@ import os
 import stat
 from functools import lru_cache
 
+from docker_from_scratch.requirements import mountinfo
+from docker_from_scratch.requirements.mountinfo import Mount
 from docker_from_scratch.requirements.table import REQUIREMENTS, Requirement
 
 TYPE_CHECKING = False  # plain classes and no typing at run time: see table.py
@@ -167,68 +169,10 @@ def kernel_release(root: str = "/") -> str:
 # --- mountinfo ------------------------------------------------------------------------------
 
 
-class Mount(_Record):
-    """One line of /proc/self/mountinfo (proc(5)): where, what type, which flags."""
-
-    __slots__ = ("mount_point", "fs_type", "source", "options", "super_options")
-
-    def __init__(
-        self,
-        mount_point: str,
-        fs_type: str,
-        source: str,
-        options: frozenset[str],  # per-mount flags: ro/rw, nosuid, ...
-        super_options: frozenset[str],  # per-superblock: ro/rw, cgroup controllers, ...
-    ) -> None:
-        self.mount_point = mount_point
-        self.fs_type = fs_type
-        self.source = source
-        self.options = options
-        self.super_options = super_options
-
-    @property
-    def read_only(self) -> bool:
-        return "ro" in self.options or "ro" in self.super_options
-
-
-def _unescape(field: str) -> str:
-    """mountinfo escapes space, tab, newline and backslash as octal (\\040)."""
-    if "\\" not in field:
-        return field
-    out, i = [], 0
-    while i < len(field):
-        if field[i] == "\\" and field[i + 1 : i + 4].isdigit():
-            out.append(chr(int(field[i + 1 : i + 4], 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
-
-
-def parse_mountinfo(text: str) -> list[Mount]:
-    mounts = []
-    for line in text.splitlines():
-        fields = line.split(" ")
-        if "-" not in fields[6:]:
-            continue
-        dash = fields.index("-", 6)
-        super_opts = fields[dash + 3] if len(fields) > dash + 3 else ""
-        mounts.append(
-            Mount(
-                mount_point=_unescape(fields[4]),
-                fs_type=fields[dash + 1],
-                source=_unescape(fields[dash + 2]),
-                options=frozenset(fields[5].split(",")),
-                super_options=frozenset(super_opts.split(",")),
-            )
-        )
-    return mounts
-
-
 def read_mounts(root: str = "/") -> list[Mount]:
+    """The mount table under ``root`` (a fixture tree in tests), [] when unreadable."""
     text = _read(root, "/proc/self/mountinfo")
-    return parse_mountinfo(text) if text is not None else []
+    return mountinfo.parse(text) if text is not None else []
 
 
 def _nearest_existing(root: str, path: str) -> str:
@@ -242,15 +186,8 @@ def _nearest_existing(root: str, path: str) -> str:
 
 
 def mount_of(path: str, mounts: Iterable[Mount]) -> Mount | None:
-    """The mount ``path`` lives on: the longest mount point above it, the last one
-    listed winning when several are stacked on the same point."""
-    best: Mount | None = None
-    for mount in mounts:
-        point = mount.mount_point
-        above = point == "/" or path == point or path.startswith(point.rstrip("/") + "/")
-        if above and (best is None or len(point) >= len(best.mount_point)):
-            best = mount
-    return best
+    """The visible mount ``path`` lives on (see ``mountinfo.containing``)."""
+    return mountinfo.containing(path, mounts)
 
 
 # --- kernel modules and config --------------------------------------------------------------

@@ -10,11 +10,18 @@ Every helper answers for the *visible* mounts only: a mount stacked on top of an
 (or on one of its parents' directories) hides the one below, which stays in the table.
 Deciding on a hidden entry would, for example, take docker's read-only cgroup bind
 mount for the fresh one on top of it.
+
+Shared by the launcher's mount steps and the requirement probes (``check``), so both
+read the table the same way. Standard library only, no typing at run time.
 """
 
+from __future__ import annotations
+
 import os
-from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 MOUNTINFO = "/proc/self/mountinfo"
 _OCTAL_DIGITS = b"01234567"
@@ -42,23 +49,55 @@ def unescape(field: str) -> str:
     return out.decode("utf-8", "surrogateescape")
 
 
-class Mount(NamedTuple):
+_FIELDS = (
+    "mount_id", "parent_id", "device", "root", "mount_point",
+    "options", "propagation", "fs_type", "source", "super_options",
+)  # fmt: skip
+
+
+class Mount:
     """One line of mountinfo."""
 
-    mount_id: int
-    parent_id: int
-    device: str  # "major:minor"
-    root: str  # the directory of the file system that is mounted here (bind mounts: not "/")
-    mount_point: str
-    options: tuple[str, ...]  # per-mount options: rw/ro, nosuid, ...
-    propagation: tuple[str, ...]  # optional fields: shared:N, master:N, propagate_from:N
-    fs_type: str
-    source: str
-    super_options: tuple[str, ...]  # per-superblock options: for cgroup v1 the controllers
+    __slots__ = _FIELDS
+
+    def __init__(
+        self,
+        *,
+        mount_id: int,
+        parent_id: int,
+        device: str,  # "major:minor"
+        root: str,  # the directory of the file system that is mounted here (bind mounts: not "/")
+        mount_point: str,
+        options: tuple[str, ...],  # per-mount options: rw/ro, nosuid, ...
+        propagation: tuple[str, ...],  # optional fields: shared:N, master:N, propagate_from:N
+        fs_type: str,
+        source: str,
+        super_options: tuple[str, ...],  # per-superblock options: for cgroup v1 the controllers
+    ) -> None:
+        self.mount_id = mount_id
+        self.parent_id = parent_id
+        self.device = device
+        self.root = root
+        self.mount_point = mount_point
+        self.options = options
+        self.propagation = propagation
+        self.fs_type = fs_type
+        self.source = source
+        self.super_options = super_options
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mount) and all(getattr(self, f) == getattr(other, f) for f in _FIELDS)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, f) for f in _FIELDS))
+
+    def __repr__(self) -> str:
+        return f"Mount({self.mount_id} {self.mount_point} {self.fs_type} {','.join(self.options)})"
 
     @property
     def read_only(self) -> bool:
-        return "ro" in self.options
+        """Writes fail when either the mount or its superblock is read-only."""
+        return "ro" in self.options or "ro" in self.super_options
 
     @property
     def shared(self) -> bool:
