@@ -1,0 +1,47 @@
+"""What goes into the image: the CA bundle, program look-up, and the export tree."""
+
+from pathlib import Path
+
+from docker_from_scratch.builder.build import export_tree
+from docker_from_scratch.builder.content import ca_bundle, find_program
+from docker_from_scratch.builder.tree import Entry, FileTree
+
+
+def test_ca_bundle_concatenates_sorted_certificates_with_newlines() -> None:
+    """The bundle should be every .crt in name order, each ending in a newline (as update-ca-certificates)."""
+    entries = [
+        Entry("/usr/share/ca-certificates/mozilla/B.crt", "file", data=b"B"),
+        Entry("/usr/share/ca-certificates/mozilla/A.crt", "file", data=b"A\n"),
+        Entry("/usr/share/doc/ca-certificates/README", "file", data=b"no"),
+    ]
+    assert ca_bundle(entries) == b"A\nB\n"
+
+
+def test_find_program_takes_the_first_package_that_has_it() -> None:
+    """docker should come from docker-cli when the suite has it, else from docker.io."""
+    per_package = {
+        "docker-cli": FileTree([Entry("/usr/bin/docker", "file", data=b"cli")]),
+        "docker.io": FileTree([Entry("/usr/sbin/dockerd", "file", data=b"d"), Entry("/usr/bin/docker", "file")]),
+    }
+    assert find_program(per_package, ["docker-cli", "docker.io"], "docker") == "/usr/bin/docker"
+    assert find_program(per_package, ["docker.io"], "dockerd") == "/usr/sbin/dockerd"
+    assert find_program(per_package, ["docker-cli"], "dockerd") is None
+
+
+def test_export_tree_leaves_etc_and_top_level_links_to_the_base(tmp_path: Path) -> None:
+    """Export should drop /etc and /bin-style links and turn /usr/etc hard links into files."""
+    tree = FileTree(
+        [
+            Entry("/etc", "dir", 0o755),
+            Entry("/etc/passwd", "file", data=b"root\n"),
+            Entry("/usr/etc/passwd", "hardlink", target="/etc/passwd"),
+            Entry("/bin", "symlink", target="usr/bin"),
+            Entry("/lib64", "symlink", target="usr/lib64"),
+            Entry("/usr/bin/dockerlaunch", "file", 0o755, data=b"#!"),
+            Entry("/usr/bin/python3", "symlink", target="python3.13"),
+        ]
+    )
+    exported = export_tree(tree)
+    assert exported.paths() == ["/usr/bin/dockerlaunch", "/usr/bin/python3", "/usr/etc/passwd"]
+    passwd = exported["/usr/etc/passwd"]
+    assert passwd.kind == "file" and passwd.read_bytes() == b"root\n"
