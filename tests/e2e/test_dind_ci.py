@@ -15,7 +15,7 @@ import random
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import docker as docker_sdk
@@ -46,8 +46,8 @@ def dind_image() -> str:
     return IMAGE
 
 
-@pytest.fixture(scope="module")
-def network(dind_image: str) -> Iterator[str]:
+@contextmanager
+def user_network() -> Iterator[str]:
     """A user-defined bridge network in a documentation range, removed afterwards."""
     name = unique("dfs-test-ci")
     errors = []
@@ -62,6 +62,21 @@ def network(dind_image: str) -> Iterator[str]:
         yield name
     finally:
         docker("network", "rm", name, check=False)
+
+
+@pytest.fixture(scope="module")
+def tls_network(dind_image: str) -> Iterator[str]:
+    """The network of the module's shared TLS service (one service per network: each one
+    answers to the alias docker, and two would split the name between them)."""
+    with user_network() as name:
+        yield name
+
+
+@pytest.fixture
+def network(dind_image: str) -> Iterator[str]:
+    """A network of its own for a test that starts its own service."""
+    with user_network() as name:
+        yield name
 
 
 def volume() -> str:
@@ -94,13 +109,13 @@ TLS_JOB = {"DOCKER_HOST": "tcp://docker:2376", "DOCKER_TLS_VERIFY": "1", "DOCKER
 
 
 @pytest.fixture(scope="module")
-def tls_service(dind_image: str, network: str, busybox_tar: Path) -> Iterator[tuple[Dind, str]]:
+def tls_service(dind_image: str, tls_network: str, busybox_tar: Path) -> Iterator[tuple[Dind, str]]:
     """The service with default arguments (TLS on 2376, also published on 127.0.0.1),
     busybox loaded into its daemon; yields the container and its certs volume."""
     with ExitStack() as cleanup:
         certs = volume()
         cleanup.callback(docker, "volume", "rm", "-f", certs, check=False)
-        options = service_options(network, certs, "-p", "127.0.0.1::2376")
+        options = service_options(tls_network, certs, "-p", "127.0.0.1::2376")
         service = cleanup.enter_context(dind(dind_image, run_options=options))
         service.load_image(busybox_tar)
         yield service, certs
@@ -112,30 +127,30 @@ def copy_certs(service: Dind, side: str, target: Path) -> Path:
     return target
 
 
-def test_ci_job_docker_info_over_tls(tls_service: tuple[Dind, str], network: str) -> None:
+def test_ci_job_docker_info_over_tls(tls_service: tuple[Dind, str], tls_network: str) -> None:
     """A job with DOCKER_HOST=tcp://docker:2376 and the client certs should get `docker info`."""
     service, certs = tls_service
-    result = job(IMAGE, network, certs, "info", "--format", "{{.ServerVersion}} {{.Name}}", env=TLS_JOB)
+    result = job(IMAGE, tls_network, certs, "info", "--format", "{{.ServerVersion}} {{.Name}}", env=TLS_JOB)
     version, name = result.stdout.split()
     expected = docker("exec", service.name, "docker", "info", "--format", "{{.Name}}").stdout.strip()
     assert version and name == expected
 
 
-def test_ci_job_docker_run_over_tls(tls_service: tuple[Dind, str], network: str) -> None:
+def test_ci_job_docker_run_over_tls(tls_service: tuple[Dind, str], tls_network: str) -> None:
     """The job's `docker run` should run a container in the service's daemon."""
     _, certs = tls_service
     argv = ("run", "--rm", NESTED_BUSYBOX, "echo", "hello from the job")
-    assert job(IMAGE, network, certs, *argv, env=TLS_JOB).stdout.strip() == "hello from the job"
+    assert job(IMAGE, tls_network, certs, *argv, env=TLS_JOB).stdout.strip() == "hello from the job"
 
 
 @pytest.mark.parametrize("env", [{}, {"DOCKER_TLS": "1"}], ids=["plain-http", "tls-without-cert"])
 def test_ci_job_without_client_cert_is_refused(
-    tls_service: tuple[Dind, str], network: str, env: dict[str, str]
+    tls_service: tuple[Dind, str], tls_network: str, env: dict[str, str]
 ) -> None:
     """Port 2376 should refuse plain HTTP and a TLS client that brings no certificate."""
     _, certs = tls_service
     job_env = {"DOCKER_HOST": "tcp://docker:2376", **env}
-    result = job(IMAGE, network, certs, "version", "--format", "{{.Server.Version}}", env=job_env, check=False)
+    result = job(IMAGE, tls_network, certs, "version", "--format", "{{.Server.Version}}", env=job_env, check=False)
     assert result.returncode != 0, result.stdout
 
 
@@ -307,3 +322,61 @@ def test_restart_keeps_ca_and_reissues_leaves(dind_image: str, network: str, tmp
             capture_output=True, text=True, check=False, env={**os.environ, "SSL_CERT_FILE": "/dev/null"},
         )  # fmt: skip
         assert verify.returncode == 0, verify.stderr
+
+
+def fill_volume(image: str, volume_name: str, source: Path) -> None:
+    """Copy a host directory's contents into a named volume at /certs (via a stopped container)."""
+    name = unique("dfs-test-fill")
+    docker("create", "--name", name, "-v", f"{volume_name}:/certs", "--entrypoint", "true", image)
+    try:
+        docker("cp", f"{source}/.", f"{name}:/certs")
+    finally:
+        docker("rm", "-f", name, check=False)
+
+
+def user_managed_certs(directory: Path) -> Path:
+    """server/ and client/ from a CA whose key the daemon never sees (ca/ removed)."""
+    tls.ensure_certificates(os.fspath(directory), tls_san="DNS:docker")
+    for name in ("key.pem", "cert.pem"):
+        (directory / "ca" / name).unlink()
+    (directory / "ca").rmdir()
+    return directory
+
+
+def test_user_managed_ca_is_only_verified(dind_image: str, network: str, tmp_path: Path) -> None:
+    """With server/{ca,cert,key}.pem and no ca/key.pem the service should serve the user's
+    certificate unchanged and make no CA."""
+    certs_dir = user_managed_certs(tmp_path / "certs")
+    with ExitStack() as cleanup:
+        certs = volume()
+        cleanup.callback(docker, "volume", "rm", "-f", certs, check=False)
+        fill_volume(dind_image, certs, certs_dir)
+        service = cleanup.enter_context(dind(dind_image, run_options=service_options(network, certs)))
+        job(dind_image, network, certs, "version", env=TLS_JOB)
+        served = copy_certs(service, "server", tmp_path / "served")
+        listing = "import os; print(os.path.exists('/certs/ca'))"
+        assert service.exec("python3", "-I", "-S", "-c", listing).stdout.strip() == "False"
+    assert (served / "cert.pem").read_bytes() == (certs_dir / "server/cert.pem").read_bytes()
+
+
+def test_user_managed_wrong_ca_stops_with_one_line(dind_image: str, tmp_path: Path) -> None:
+    """A user server cert that does not verify against server/ca.pem should stop the start
+    with one error line naming both files."""
+    from docker_from_scratch.host import privileged_flags
+
+    certs_dir = user_managed_certs(tmp_path / "certs")
+    tls.ensure_certificates(os.fspath(tmp_path / "other"))
+    (certs_dir / "server/ca.pem").write_bytes((tmp_path / "other/ca/cert.pem").read_bytes())
+    with ExitStack() as cleanup:
+        certs, data = volume(), unique("dfs-test-data")
+        cleanup.callback(docker, "volume", "rm", "-f", certs, data, check=False)
+        fill_volume(dind_image, certs, certs_dir)
+        name = unique("dfs-test-badca")
+        cleanup.callback(docker, "rm", "-f", name, check=False)
+        result = docker(
+            "run", "--name", name, *privileged_flags(), "-v", f"{certs}:/certs", "-v", f"{data}:/var/lib/docker",
+            dind_image, check=False, timeout=120,
+        )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if ": error: " in line]
+    assert len(errors) == 1 and "does not verify against /certs/server/ca.pem" in errors[0], result.stderr

@@ -233,7 +233,7 @@ def test_certificates_user_managed_wrong_ca_fails_in_one_line(tmp_path: Path) ->
         make(certdir)
     line = error.value.one_line()
     assert "\n" not in line
-    assert "do not verify against" in line and "unable to get local issuer certificate" in line
+    assert "does not verify against" in line and "unable to get local issuer certificate" in line
 
 
 def test_certificates_user_managed_check_ignores_system_trust(tmp_path: Path) -> None:
@@ -246,7 +246,7 @@ def test_certificates_user_managed_check_ignores_system_trust(tmp_path: Path) ->
     (certdir / "server/cert.pem").write_text(public_root)  # self-signed, trusted by the system
     (certdir / "server/key.pem").write_bytes(read(tmp_path / "unrelated/key.pem"))
     (certdir / "server/ca.pem").write_bytes(read(unrelated))
-    with pytest.raises(LaunchError, match="do not verify against"):
+    with pytest.raises(LaunchError, match="does not verify against"):
         make(certdir)
 
 

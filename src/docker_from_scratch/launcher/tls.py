@@ -326,7 +326,8 @@ def _verify(tool: _Tool, ca_file: str, certs: tuple[str, ...], hint: str) -> Non
     lines = (result.stderr or "").splitlines() + (result.stdout or "").splitlines()
     reasons = [line.split("lookup: ", 1)[-1] for line in lines if " depth lookup: " in line]
     reason = reasons[0] if reasons else (lines[0] if lines else "no output from openssl verify")
-    raise LaunchError(f"{' and '.join(certs)} do not verify against {ca_file}: {reason}", hint=hint)
+    verb = "does" if len(certs) == 1 else "do"
+    raise LaunchError(f"{' and '.join(certs)} {verb} not verify against {ca_file}: {reason}", hint=hint)
 
 
 def find_program(program: str, path: str) -> str | None:
