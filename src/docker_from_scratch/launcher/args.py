@@ -26,7 +26,10 @@ if TYPE_CHECKING:
     import ipaddress
     from collections.abc import Mapping, Sequence
 
-USAGE = "usage: dockerlaunch [--debug] [--reap|--no-reap] [--log-file PATH] [--nofile N] DOCKER_BINARY [ARGS...]"
+USAGE = (
+    "usage: dockerlaunch [--debug] [--reap|--no-reap] [--log-file PATH] [--nofile N] DOCKER_BINARY [ARGS...]"
+    " | dockerlaunch --health"
+)
 DEFAULT_NOFILE = 1_048_576
 DEFAULT_DATA_ROOT = "/var/lib/docker"
 

@@ -26,8 +26,14 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
     if baremetal.is_bare_kernel():  # PID 1 of a VM: prepare, run us again as a child, power off
         baremetal.boot()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--health"]:
+        # The image's HEALTHCHECK: exec form (the slim image has no shell), stdlib /_ping.
+        from docker_from_scratch.launcher import dind
+
+        sys.exit(dind.health_status(os.environ))
     try:
-        options = args.parse(sys.argv[1:] if argv is None else argv, os.environ)
+        options = args.parse(argv, os.environ)
         log.set_debug(options.debug)
         log.debug(f"plan: {options.plan_description}")
         for warning in options.warnings:
