@@ -80,3 +80,63 @@ def test_vm_runs_a_container_and_powers_off_on_ctrl_alt_delete(
         f"/init -> dockerd answering: {ready[1]} s guest clock, {ready_at - pid1_at:.1f} s host clock from PID 1",
         f"/init -> first container output: {first[1]} s guest clock, {first_at - pid1_at:.1f} s host clock from PID 1",
     ])  # fmt: skip
+
+
+# --- issue 4's cgroup v2 nesting: our image as a DinD container under the VM's dockerd ------
+
+NESTED_TAG = "docker-from-scratch:vm-test"
+# Each runs once dockerd answers (no double quotes: they delimit the kernel's value).
+NESTED_COMMANDS = [
+    "docker info --format 'outer-cgroup-v{{.CgroupVersion}} data-on-{{json .DriverStatus}}'",
+    f"docker run -d --name dind --privileged -v dind-data:/var/lib/docker {NESTED_TAG}",
+    # No sleep in the image: each `docker exec` takes a good part of a second under TCG.
+    "sh -c 'i=0; until docker exec dind docker version >/dev/null 2>&1; do i=$((i+1));"
+    " if [ $i -gt 600 ]; then docker logs dind; exit 1; fi; done; echo nested-dockerd-ready'",
+    f"sh -c 'docker save {BUSYBOX_TAG} | docker exec -i dind docker load'",
+    "docker exec dind docker info --format 'nested-cgroup-v{{.CgroupVersion}}'",
+    f"docker exec dind docker run --rm {BUSYBOX_TAG} sh -c 'echo nested-container-cgroup-$(cat /proc/self/cgroup)'",
+]
+
+
+@pytest.fixture(scope="module")
+def bare_kernel_with_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """An initramfs that also ships our image's archive, for a DinD container inside the VM."""
+    from docker_from_scratch.builder.build import build_image
+
+    out = tmp_path_factory.mktemp("bare-kernel-dind")
+    built = build_image(output=out / "image", tag=NESTED_TAG)
+    busybox = write_busybox_archive(out / "busybox.tar")
+    cmd_initramfs.build_initramfs(None, out, images=(busybox, built.archive))
+    shutil.rmtree(out / "image")
+    yield out
+    shutil.rmtree(out, ignore_errors=True)
+
+
+def test_vm_runs_our_image_as_dind_on_cgroup_v2_with_a_data_disk(
+    bare_kernel_with_image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On the VM's pure cgroup v2, our image should run as DinD and start a nested container."""
+    disk = tmp_path / "docker-data.img"
+    qemu.make_disk(disk, 4096)
+    cmdline = cmd_vm.kernel_cmdline(run=NESTED_COMMANDS, poweroff=True, disk=True, dockerd_args=["--log-level=warn"])
+    config = boot_config(bare_kernel_with_image, cmdline, disk=disk)
+    config.memory_mb = 3072
+    with qemu.running_vm(config) as vm:
+        try:
+            vm.wait_for(READY_MESSAGE, READY_TIMEOUT_S)
+            outer_at, outer = vm.wait_for(r"^outer-cgroup-v(\d) data-on-(.*)$", STEP_TIMEOUT_S)
+            ready_at, _ = vm.wait_for(r"^nested-dockerd-ready$", 2 * STEP_TIMEOUT_S)
+            _, nested = vm.wait_for(r"^nested-cgroup-v(\d)$", STEP_TIMEOUT_S)
+            done_at, container = vm.wait_for(r"^nested-container-cgroup-(\S+)$", STEP_TIMEOUT_S)
+            status = vm.wait_exit(STEP_TIMEOUT_S)  # dockerlaunch.poweroff=1 after the last command
+        except Exception:
+            print(vm.console()[-8000:])
+            raise
+    assert status == 0
+    assert (outer[1], nested[1]) == ("2", "2"), "the VM and the nested daemon should both use cgroup v2"
+    assert "extfs" in outer[2], f"/var/lib/docker should be the ext4 disk: {outer[2]}"
+    assert container[1] == "0::/", "a nested container should see its own cgroup namespace root"
+    report(capsys, [
+        f"nested DinD: outer ready -> nested dockerd answering {ready_at - outer_at:.1f} s,"
+        f" -> nested container output {done_at - outer_at:.1f} s (host clock)",
+    ])  # fmt: skip
