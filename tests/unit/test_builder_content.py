@@ -29,7 +29,7 @@ def test_find_program_takes_the_first_package_that_has_it() -> None:
 
 
 def test_export_tree_leaves_etc_and_top_level_links_to_the_base(tmp_path: Path) -> None:
-    """Export should drop /etc and /bin-style links and turn /usr/etc hard links into files."""
+    """Export should drop /etc, /bin-style links and our os-release; /usr/etc links become files."""
     tree = FileTree(
         [
             Entry("/etc", "dir", 0o755),
@@ -39,6 +39,7 @@ def test_export_tree_leaves_etc_and_top_level_links_to_the_base(tmp_path: Path) 
             Entry("/lib64", "symlink", target="usr/lib64"),
             Entry("/usr/bin/dockerlaunch", "file", 0o755, data=b"#!"),
             Entry("/usr/bin/python3", "symlink", target="python3.13"),
+            Entry("/usr/lib/os-release", "file", data=b"ID=docker-from-scratch\n"),
         ]
     )
     exported = export_tree(tree)

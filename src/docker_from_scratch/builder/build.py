@@ -26,6 +26,7 @@ ENTRYPOINT = ("/usr/bin/dockerlaunch", "/usr/bin/dockerd")
 LABELLED_PACKAGES = ("docker.io", "containerd", "runc", "tini", "iptables", "git")
 # Where the export tarball must not write: the base distribution owns these.
 EXPORT_DROPPED_LINKS = ("/bin", "/sbin", "/lib", "/lib64")
+EXPORT_DROPPED_FILES = (content.OS_RELEASE,)
 
 
 @dataclass(frozen=True)
@@ -148,12 +149,12 @@ def export_tree(tree: FileTree) -> FileTree:
     """The image's files for ``ADD files.tar /`` onto another distribution.
 
     No top-level /bin, /sbin, /lib, /lib64 links (the base has them, merged or not) and
-    no /etc (the base's own files win); the defaults stay under /usr/etc, where the
-    launcher copies each missing one into /etc.
+    no /etc (the base's own files win) and not our os-release; the defaults stay under
+    /usr/etc, where the launcher copies each missing one into /etc.
     """
     kept = FileTree()
     for entry in tree:
-        if entry.path in EXPORT_DROPPED_LINKS or entry.path == "/etc":
+        if entry.path in EXPORT_DROPPED_LINKS + EXPORT_DROPPED_FILES or entry.path == "/etc":
             continue
         if entry.path.startswith("/etc/"):
             continue

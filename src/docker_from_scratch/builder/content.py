@@ -62,6 +62,18 @@ DIRECTORIES = {
     "/var/lib/docker": 0o710,
 }
 SYMLINKS = {"/var/run": "../run"}
+OS_RELEASE = "/usr/lib/os-release"
+
+
+def os_release(suite: str) -> str:
+    """os-release(5) of the image: ours, with the suite the engine comes from."""
+    return (
+        f'PRETTY_NAME="docker-from-scratch (Debian {suite} engine)"\n'
+        'NAME="docker-from-scratch"\n'
+        "ID=docker-from-scratch\n"
+        "ID_LIKE=debian\n"
+        f"VERSION_CODENAME={suite}\n"
+    )
 
 
 @dataclass
@@ -235,6 +247,10 @@ def assemble(
             image.add(Entry("/usr" + path, "hardlink", 0o644, target=path, package="generated", component="tools"))
             closure.reasons.setdefault(path, "minimal /etc")
             closure.reasons.setdefault("/usr" + path, f"default copy of {path} for export")
+
+    # dockerd reads it for `docker info` (Operating System) and warns at start without it
+    image.add(generated(OS_RELEASE, os_release(suite).encode(), component="layout"))
+    closure.reasons.setdefault(OS_RELEASE, "identifies the image to dockerd (docker info)")
 
     # --- layout -----------------------------------------------------------------------------
     top_links = {"/bin": "usr/bin", "/sbin": "usr/sbin", "/lib": "usr/lib"}
