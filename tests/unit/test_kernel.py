@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from docker_from_scratch.builder import cmd_vm, kernel
+from docker_from_scratch.builder import cmd_vm, kernel, qemu
 from docker_from_scratch.builder.errors import BuildError
 from docker_from_scratch.launcher import baremetal
 
@@ -112,3 +112,29 @@ def test_vm_cmdline_rejects_what_the_kernel_cannot_carry() -> None:
         cmd_vm.kernel_cmdline(run=['sh -c "echo hi"'])
     with pytest.raises(BuildError, match="init's environment"):
         cmd_vm.kernel_cmdline(env=["a.b=c"])
+
+
+def test_kvm_is_used_only_with_a_vendor_module(tmp_path: Path) -> None:
+    """kvm_pvm alone (these machines) should mean TCG; kvm_intel with a usable device, KVM."""
+    device = tmp_path / "kvm"
+    device.write_bytes(b"")
+    (tmp_path / "kvm_pvm").mkdir()
+    assert not qemu.kvm_usable(tmp_path, str(device))
+    (tmp_path / "kvm_intel").mkdir()
+    assert qemu.kvm_usable(tmp_path, str(device))
+    assert not qemu.kvm_usable(tmp_path, str(tmp_path / "missing"))
+
+
+def test_qemu_argv_has_no_network_and_exits_on_reboot(tmp_path: Path) -> None:
+    """The VM should get no NIC, a serial console, QMP, and end (not reboot) on power-off or panic."""
+    config = qemu.VmConfig(kernel=tmp_path / "vmlinuz", initrd=tmp_path / "initrd", cmdline="console=ttyS0",
+                           disk=tmp_path / "disk.img", accel="tcg")  # fmt: skip
+    argv = qemu.qemu_argv(config, tmp_path / "qmp.sock")
+    pairs = dict(zip(argv[1::2], argv[2::2], strict=False))
+    assert argv[0] == qemu.QEMU
+    assert pairs["-accel"] == "tcg" and pairs["-nic"] == "none" and pairs["-serial"] == "stdio"
+    assert pairs["-smp"] == "1" and pairs["-append"] == "console=ttyS0"
+    assert "-no-reboot" in argv
+    assert f"file={tmp_path / 'disk.img'},format=raw,if=virtio" in " ".join(argv)
+    with pytest.raises(BuildError, match="unknown accelerator"):
+        qemu.choose_accel("hvf")

@@ -233,7 +233,10 @@ def running_vm(
         if on_start is not None:
             on_start(argv)
         # qemu's own warnings join the console lines, in order with the guest's output.
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        # Its own session: a Ctrl-C at the terminal reaches us only (qemu would quit at once on
+        # SIGINT); we turn it into Ctrl-Alt-Del for a clean power-off.
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   start_new_session=True)  # fmt: skip
         try:
             yield Vm(process, qmp_socket, echo)
         finally:
