@@ -139,6 +139,9 @@ class ImageConfig:
     labels: dict[str, str]
     stop_signal: str = "SIGTERM"
     variant: str = ""
+    # Exec form: the slim image has no shell. `dockerlaunch --health` pings dockerd's
+    # unix socket (GET /_ping) with the standard library. Durations are nanoseconds.
+    healthcheck: tuple[str, ...] = ("CMD", "/usr/bin/dockerlaunch", "--health")
 
     def document(self, diff_id: str, created: str) -> dict[str, Any]:
         config: dict[str, Any] = {
@@ -149,6 +152,16 @@ class ImageConfig:
             "StopSignal": self.stop_signal,
             "Volumes": {volume: {} for volume in self.volumes},
         }
+        if self.healthcheck:
+            second = 1_000_000_000
+            config["Healthcheck"] = {
+                "Test": list(self.healthcheck),
+                "Interval": 10 * second,
+                "Timeout": 5 * second,
+                "StartPeriod": 60 * second,
+                "StartInterval": 1 * second,  # Docker 25+: poll every second while starting
+                "Retries": 3,
+            }
         doc: dict[str, Any] = {
             "architecture": self.arch,
             "os": "linux",

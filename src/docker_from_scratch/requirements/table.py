@@ -222,12 +222,11 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         probe="program", target="git",
         lost="`docker build git://...` and other git build contexts",
         fix="use the full image (not --slim), or install git",
-        # git-upload-pack: local and file:// clones run it by name; git-daemon: serves
-        # git:// (the seed's `docker build git://...` check runs one in the container);
+        # git-upload-pack: local and file:// clones run it by name;
         # templates/info/exclude: without the template dir every clone warns.
         packages=("git",), programs=("git", "git-upload-pack"),
         files=("/usr/lib/git-core/git-remote-http", "/usr/lib/git-core/git-remote-https",
-               "/usr/lib/git-core/git-sh-i18n--envsubst", "/usr/lib/git-core/git-daemon",
+               "/usr/lib/git-core/git-sh-i18n--envsubst",
                "/usr/share/git-core/templates/info/exclude"),
     ),
     Requirement(
