@@ -98,3 +98,17 @@ print(open("/proc/sys/net/ipv4/ip_forward").read().strip())
 """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "1"
+
+
+def test_bridge_is_kept_once_the_steps_succeed() -> None:
+    """A bridge handed on with ExitStack.pop_all (the launcher's success path) should stay."""
+    result = in_netns(PRELUDE + """
+import contextlib, gc
+with contextlib.ExitStack() as undo:
+    undo.enter_context(network.bridge("br-test", ipaddress.ip_interface("192.0.2.1/24")))
+    undo.pop_all()
+gc.collect()
+print(json.dumps(link("br-test") is not None))
+""")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) is True

@@ -87,6 +87,10 @@ def bridge(name: str, address: ipaddress.IPv4Interface, mtu: int | None = None) 
             raise
     try:
         yield
+    except GeneratorExit:
+        # The launcher keeps what it made once every step succeeded (ExitStack.pop_all);
+        # the suspended generator is then closed when collected: not a failure.
+        raise
     except BaseException:
         if created:
             with IPRoute() as ipr:
