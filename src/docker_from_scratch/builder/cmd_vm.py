@@ -7,6 +7,7 @@ off after the last one.
 """
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -101,6 +102,10 @@ def kernel_cmdline(
     return " ".join(words)
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
     directory: Path = args.directory
     kernel, initrd = directory / KERNEL_NAME, directory / CPIO_NAME
@@ -116,6 +121,9 @@ def run(args: argparse.Namespace) -> int:
     config = qemu.VmConfig(kernel=kernel, initrd=initrd, cmdline=cmdline, memory_mb=args.memory,
                            cpus=args.cpus, disk=args.disk, accel=args.accel)  # fmt: skip
     print(f"docker-from-scratch: booting with {qemu.choose_accel(args.accel)}: {cmdline}", file=sys.stderr)
+    # SIGTERM like Ctrl-C: a clean power-off; SIGINT explicitly, as a background job ignores it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     with qemu.running_vm(config, echo=sys.stdout) as vm:
         try:
             return vm.wait_exit(timeout=None)

@@ -208,6 +208,14 @@ class Vm:
         return status
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when our thread dies, even by SIGKILL (a timeout)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1  # <linux/prctl.h>
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM, then SIGKILL: qemu must never outlive the context."""
     if process.poll() is not None:
@@ -236,7 +244,7 @@ def running_vm(
         # Its own session: a Ctrl-C at the terminal reaches us only (qemu would quit at once on
         # SIGINT); we turn it into Ctrl-Alt-Del for a clean power-off.
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   start_new_session=True)  # fmt: skip
+                                   start_new_session=True, preexec_fn=_die_with_parent)  # fmt: skip
         try:
             yield Vm(process, qmp_socket, echo)
         finally:
