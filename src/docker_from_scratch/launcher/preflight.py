@@ -8,19 +8,38 @@ become one warning each, saying what is lost. The probes are the same ones
 
 from __future__ import annotations
 
+import errno
+import os
+
 from docker_from_scratch.launcher import log
-from docker_from_scratch.launcher.errors import LaunchError
+from docker_from_scratch.launcher.errors import LaunchError, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from docker_from_scratch.launcher.args import LaunchOptions
 
+# dockerd reads this one without --config-file; a broken one stops it like a named one.
+DEFAULT_DAEMON_CONFIG = "/etc/docker/daemon.json"
+# A fresh data root takes ~180 KiB after dockerd's first start (measured: bolt databases
+# of containerd, networks, volumes, buildkit); with less than this free dockerd dies with
+# "failed to dial .../containerd.sock: ... not implemented" (containerd could not write
+# meta.db), which names neither the disk nor the fix.
+MIN_DATA_ROOT_FREE = 1 << 20
+
 
 def check_requirements(options: LaunchOptions, root: str = "/") -> None:
-    """Raise LaunchError for the first missing hard row; warn for each missing soft row."""
+    """Raise LaunchError for bad inputs and for the first missing hard row; warn for each
+    missing soft row."""
     from docker_from_scratch.requirements import probes
 
+    check_inputs(options, root)
     hard, soft = probes.preflight(root=root, data_root=options.data_root)
+    if options.storage_driver == "overlay2":
+        # Asked for overlay2 on an overlayfs data root: dockerd would fail with "driver
+        # not supported"; without -s it falls back to vfs, which stays a warning.
+        for finding in soft:
+            if finding.requirement.probe == "not-overlay":
+                raise LaunchError(f"storage driver overlay2 cannot run: {finding.result.detail}", hint=finding.hint)
     # What the arguments already gave up is not lost: no warning for it.
     moot = {"iptables"} if not options.iptables else set()
     if options.tls_certdir is None:
@@ -35,3 +54,95 @@ def check_requirements(options: LaunchOptions, root: str = "/") -> None:
         others = f" (and {len(hard) - 1} more: {', '.join(f.name for f in hard[1:])})" if len(hard) > 1 else ""
         raise LaunchError(first.message + others, hint=first.hint)
     log.debug("pre-flight: every hard requirement is met")
+
+
+# --- inputs the arguments name: files and the data root ---------------------------------
+
+
+def _under(root: str, path: str) -> str:
+    return os.path.normpath(os.path.join(root, path.lstrip("/")))
+
+
+def check_inputs(options: LaunchOptions, root: str = "/") -> None:
+    """What dockerd would stumble on later, after the launcher mounted everything: the
+    daemon config, the data root's file system, the log file and DOCKER_TLS_SAN."""
+    if options.config_file is not None:
+        check_daemon_config(options.config_file, root)
+    elif os.path.lexists(_under(root, DEFAULT_DAEMON_CONFIG)):
+        check_daemon_config(DEFAULT_DAEMON_CONFIG, root)
+    check_data_root(options.data_root, root)
+    if options.log_file and os.path.isdir(_under(root, options.log_file)):
+        raise UsageError(f"log file {options.log_file} is a directory", hint="name a file, e.g. /var/log/dockerd.log")
+    if options.tls_certdir is not None and options.tls_san:
+        from docker_from_scratch.launcher import tls
+
+        tls.parse_extra_sans(options.tls_san)  # raises UsageError naming the bad entry
+
+
+def check_daemon_config(config_file: str, root: str = "/") -> None:
+    """An existing daemon config must be a readable JSON object. Missing, empty and
+    one-byte files are left to the layout step, which writes or replaces them with {}."""
+    path = _under(root, config_file)
+    if not os.path.lexists(path):
+        return
+    if os.path.isdir(path):
+        raise UsageError(
+            f"daemon config {config_file} is a directory", hint="name a JSON file, e.g. /etc/docker/daemon.json"
+        )
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        name = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+        raise LaunchError(
+            f"cannot read daemon config {config_file}: {os.strerror(exc.errno or 0)} ({name})",
+            hint=f"make {config_file} readable by root",
+        ) from exc
+    if len(data) <= 1:
+        return
+    import json  # only here: json costs milliseconds at start-up
+
+    try:
+        value = json.loads(data)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise UsageError(
+            f"daemon config {config_file} is not valid JSON{where}",
+            hint=f"fix the JSON in {config_file} (dockerd refuses to start with it)",
+        ) from exc
+    if not isinstance(value, dict):
+        raise UsageError(
+            f"daemon config {config_file} holds a JSON {type(value).__name__}, not an object",
+            hint='write the settings as one object, e.g. {"debug": true}',
+        )
+
+
+def _nearest_existing(path: str) -> str:
+    while not os.path.lexists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    return path
+
+
+def check_data_root(data_root: str, root: str = "/") -> None:
+    """The data root must be (or can become) a directory on a writable file system with
+    room for dockerd's databases."""
+    path = _under(root, data_root)
+    existing = _nearest_existing(path)
+    fix = f"mount a writable volume there: -v dind-data:{data_root}"
+    if existing == path and not os.path.isdir(path):
+        raise UsageError(f"data root {data_root} exists and is not a directory", hint=f"remove it, or {fix}")
+    if not os.path.isdir(existing):
+        raise UsageError(f"data root {data_root} lies below {existing}, which is not a directory", hint=fix)
+    try:
+        stats = os.statvfs(existing)
+    except OSError as exc:
+        log.debug(f"data root: statvfs {existing} failed ({exc}), not checked")
+        return
+    if stats.f_flag & os.ST_RDONLY:
+        raise LaunchError(f"data root {data_root} is on a read-only file system", hint=fix)
+    free = stats.f_bavail * stats.f_frsize
+    if free < MIN_DATA_ROOT_FREE or (stats.f_files > 0 and stats.f_favail == 0):
+        raise LaunchError(
+            f"no space left for data root {data_root}: {free // 1024} KiB and {stats.f_favail} inodes free",
+            hint="free space on its file system, or give it a bigger volume",
+        )
