@@ -107,7 +107,12 @@ def split_launcher_options(
     rest = list(argv)
     while rest and rest[0].startswith("--"):
         option, has_value, value = rest[0].partition("=")
-        if option == "--debug":
+        if option in ("--debug", "--reap") and has_value:
+            # --debug=false must not mean "debug on": the value is read, not ignored.
+            found[option[2:]] = parse_bool(option, value)
+        elif option == "--no-reap" and has_value:
+            raise UsageError("--no-reap takes no value", hint="use --no-reap, or --reap=false")
+        elif option == "--debug":
             found["debug"] = True
         elif option == "--reap":
             found["reap"] = True
