@@ -62,7 +62,9 @@ def run_command(command: list[str]) -> NoReturn:
             f"{command[0]}: command not found", hint="give a program on PATH, or dockerd options"
         ) from None
     except PermissionError:
-        raise LaunchError(f"{command[0]}: not executable") from None
+        raise LaunchError(
+            f"{command[0]}: not executable", hint=f"chmod +x {command[0]}, or name another program"
+        ) from None
 
 
 def launch(options: args.LaunchOptions) -> NoReturn:
