@@ -31,9 +31,16 @@ def die(message: str, *, hint: str | None = None, status: int = 1) -> NoReturn:
     sys.exit(status)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's errors as one line naming the fix (its default prints the usage too)."""
+
+    def error(self, message: str) -> NoReturn:
+        die(message, hint=f"see {self.prog} --help", status=2)
+
+
 def build_parser(verb: str | None) -> argparse.ArgumentParser:
     """All verbs for --help; only ``verb``'s module is imported to add its options."""
-    parser = argparse.ArgumentParser(prog="docker-from-scratch", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="docker-from-scratch", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     for name, (module_name, help_text) in VERBS.items():
         verb_parser = sub.add_parser(name, help=help_text, description=help_text)

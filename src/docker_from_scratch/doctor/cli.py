@@ -13,8 +13,16 @@ from docker_from_scratch.doctor import cmd_check
 PROG = "docker-from-scratch"
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's errors as one line naming the fix (its default prints the usage too)."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{PROG}: error: {message} (hint: see {self.prog} --help)\n")
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="test what Docker needs, here")
+    parser = OneLineParser(prog=PROG, description="test what Docker needs, here")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     check = sub.add_parser("check", help="test what Docker needs, here", description=cmd_check.__doc__)
     cmd_check.add_arguments(check)
