@@ -1,0 +1,128 @@
+"""Reliability helpers: run the real launcher on bad input in a private mount namespace.
+
+``launch_in_namespace(argv, ...)`` starts this file under
+``unshare --mount --net --pid --fork --mount-proc --propagation private``. Inside, it mounts a tmpfs on /run (so a
+launcher that wrongly gets past its checks cannot delete the host engine's pid files),
+runs the case's ``setup`` shell script (e.g. a read-only tmpfs as the data root), reads
+/proc/self/mountinfo, runs the venv's ``dockerlaunch`` (or any argv) with the case's
+environment, reads mountinfo again, and prints one JSON line. The host's mount table and
+network are never touched, and whatever the run left running dies with the PID namespace.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = REPO / ".venv" / "bin"
+DOCKERLAUNCH = VENV_BIN / "dockerlaunch"
+HOST_CLI = VENV_BIN / "docker-from-scratch"
+PLACEHOLDER = REPO / "tests" / "testing" / "placeholder_dockerd.py"
+_MARKER = "@@reliability-result@@ "
+# A launcher that gets past its checks runs the place-holder, which waits for a signal:
+# the child kills it after this many seconds and the outcome says so.
+RUN_TIMEOUT = 10.0
+
+
+@dataclass
+class Outcome:
+    """How one invocation ended, and the mount tables around it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    timed_out: bool
+    mounts_before: list[str]
+    mounts_after: list[str]
+
+    @property
+    def new_mounts(self) -> list[str]:
+        """Mount lines (id, point, type, source) present after the run but not before."""
+        return sorted(set(self.mounts_after) - set(self.mounts_before))
+
+    def lines(self, prefix: str) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.startswith(prefix)]
+
+
+def _mount_keys(text: str) -> list[str]:
+    """mountinfo reduced to what identifies a mount: id, mount point, type and source."""
+    keys = []
+    for line in text.splitlines():
+        fields = line.split(" ")
+        dash = fields.index("-", 6)
+        keys.append(f"{fields[0]} {fields[4]} {fields[dash + 1]} {fields[dash + 2]} {fields[5]}")
+    return keys
+
+
+def launch_in_namespace(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    setup: str = "",
+    timeout: float = RUN_TIMEOUT,
+) -> Outcome:
+    """Run ``argv`` in a private mount and network namespace; see the module docstring.
+
+    ``env`` is the whole environment of the run (PATH included); ``setup`` is a shell
+    script run inside the namespace first (set -e), its mounts part of "before".
+    """
+    spec = {"argv": list(argv), "env": dict(env or {}), "setup": setup, "timeout": timeout}
+    command = ["unshare", "--mount", "--net", "--pid", "--fork", "--mount-proc", "--propagation", "private", "--",
+               sys.executable, os.fspath(Path(__file__).resolve()), json.dumps(spec)]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout + 30, check=False)
+    for line in reversed(result.stdout.splitlines()):
+        if line.startswith(_MARKER):
+            data = json.loads(line[len(_MARKER) :])
+            return Outcome(**data)
+    raise AssertionError(
+        f"namespace child exited {result.returncode} without a result\n"
+        f"stdout:\n{result.stdout[-3000:]}\nstderr:\n{result.stderr[-3000:]}"
+    )
+
+
+def launcher_env(**extra: str) -> dict[str, str]:
+    """A clean environment for the launcher: PATH without dockerd's directory unless the
+    case adds it, no TLS step (DOCKER_TLS_CERTDIR='': nothing is written to /certs)."""
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "DOCKER_TLS_CERTDIR": "", "LANG": "C.UTF-8"}
+    env.update(extra)
+    return env
+
+
+def _child(spec: dict[str, object]) -> None:
+    """Inside the namespaces: shield /run, set up, snapshot, run, snapshot, report."""
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run"], check=True)
+    setup = str(spec["setup"])
+    if setup:
+        subprocess.run(["sh", "-ec", setup], check=True)
+    with open("/proc/self/mountinfo") as handle:
+        before = _mount_keys(handle.read())
+    argv = [str(a) for a in spec["argv"]]  # type: ignore[attr-defined]
+    env = {str(k): str(v) for k, v in spec["env"].items()}  # type: ignore[attr-defined]
+    timed_out = False
+    try:
+        run = subprocess.run(
+            argv, env=env, capture_output=True, text=True, timeout=float(spec["timeout"]),  # type: ignore[arg-type]
+            stdin=subprocess.DEVNULL, check=False,
+        )  # fmt: skip
+        returncode, stdout, stderr = run.returncode, run.stdout, run.stderr
+    except subprocess.TimeoutExpired as exc:
+        timed_out = True
+        returncode = -9
+        stdout = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+    with open("/proc/self/mountinfo") as handle:
+        after = _mount_keys(handle.read())
+    result = {
+        "returncode": returncode, "stdout": stdout, "stderr": stderr, "timed_out": timed_out,
+        "mounts_before": before, "mounts_after": after,
+    }  # fmt: skip
+    sys.stdout.write(_MARKER + json.dumps(result) + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    _child(json.loads(sys.argv[1]))
