@@ -9,6 +9,7 @@ import pytest
 
 from docker_from_scratch.launcher import files
 from docker_from_scratch.launcher.errors import LaunchError
+from tests.testing.procs import sleep_until
 
 
 def tree(root: Path) -> dict[str, tuple[int, str]]:
@@ -152,6 +153,10 @@ def test_files_pidfile_of_a_running_dockerd_is_kept(tmp_path: Path) -> None:
     program.write_bytes(Path("/bin/sleep").read_bytes())
     program.chmod(0o755)
     process = subprocess.Popen([str(program), "30"])
+    # With vfork, Popen returns once the child's exec has swapped its memory, a moment
+    # before the kernel renames it: wait until /proc shows the new name.
+    comm = Path(f"/proc/{process.pid}/comm")
+    assert sleep_until(lambda: comm.read_text().strip() == "dockerd", timeout=5)
     try:
         (tmp_path / "run").mkdir()
         (tmp_path / "run" / "docker.pid").write_text(str(process.pid))
