@@ -138,3 +138,15 @@ def test_qemu_argv_has_no_network_and_exits_on_reboot(tmp_path: Path) -> None:
     assert f"file={tmp_path / 'disk.img'},format=raw,if=virtio" in " ".join(argv)
     with pytest.raises(BuildError, match="unknown accelerator"):
         qemu.choose_accel("hvf")
+
+
+def test_root_fs_type_tells_the_initramfs_from_a_real_root(tmp_path: Path) -> None:
+    """mountinfo's / entry should say rootfs on an initramfs (root switch needed), ext4 otherwise."""
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text("1 1 0:2 / / rw - rootfs rootfs rw,size=1007252k\n")
+    assert baremetal.root_fs_type(str(mountinfo)) == "rootfs"
+    mountinfo.write_text(
+        "22 1 0:21 / /proc rw,nosuid - proc proc rw\n"
+        "21 0 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"
+    )
+    assert baremetal.root_fs_type(str(mountinfo)) == "ext4"

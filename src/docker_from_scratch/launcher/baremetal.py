@@ -136,6 +136,16 @@ def init_exec_uptime(kmsg: str = "/dev/kmsg") -> float | None:
         os.close(fd)
 
 
+def root_fs_type(mountinfo: str = "/proc/self/mountinfo") -> str:
+    """The file system type of / ("rootfs" for the initramfs), from mountinfo."""
+    with open(mountinfo) as handle:
+        for line in handle:
+            fields = line.split()
+            if fields[4] == "/":
+                return fields[fields.index("-") + 1]
+    return ""
+
+
 def switch_root(bind_dir: str = BIND_ROOT) -> None:
     """Make / a bind mount of the initramfs, so runc's pivot_root works under it.
 
@@ -212,8 +222,13 @@ def prepare_system(options: BootOptions) -> None:
     """Everything before dockerd that a booted system would have done."""
     from docker_from_scratch.launcher import mounts, syscalls
 
-    with log.step("switch root to a bind mount of the initramfs"):
-        switch_root()
+    initramfs = root_fs_type() == "rootfs"
+    syscalls.umount("/proc")  # mounted again by the API file systems step, below the new root
+    if initramfs:
+        with log.step("switch root to a bind mount of the initramfs"):
+            switch_root()
+    else:  # booted with root= and init=: a real root file system, pivot_root works there
+        log.debug("root is not the initramfs: no root switch")
     with log.step("API file systems"):
         mounts.mount_api_filesystems()
     syscalls.reboot(RB_DISABLE_CAD)
@@ -411,7 +426,6 @@ def boot(argv: Sequence[str] | None = None) -> NoReturn:
         log.info(f"{PID1_MESSAGE} (uptime {uptime():.1f} s)")
         with open("/proc/cmdline") as handle:
             options = parse_cmdline(handle.read())
-        syscalls.umount("/proc")  # mounted again, the ordinary way, after the root switch
         prepare_system(options)
         started = init_exec_uptime()
         log.info(f"bare kernel: system prepared {describe_time(started)}")
