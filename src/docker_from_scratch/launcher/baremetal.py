@@ -338,7 +338,9 @@ def boot_runner(options: BootOptions, started: float | None) -> int:
         run_boot_command(command, started)
     if options.run and options.poweroff_after_run:
         log.info("boot commands done: asking PID 1 to power off")
-        os.kill(1, 15)
+        import signal
+
+        os.kill(1, signal.SIGTERM)
     return 0
 
 
@@ -433,7 +435,8 @@ def boot(argv: Sequence[str] | None = None) -> NoReturn:
         requested: list[str] = []
 
         def note(signum: int) -> None:
-            if not requested:
+            # SIGHUP, SIGUSR1 ... are forwarded too, but mean reload or dump to dockerd.
+            if signum in (signal.SIGTERM, signal.SIGINT) and not requested:
                 requested.append(signal.Signals(signum).name)
                 log.info(f"{requested[0]}: stopping dockerd, then powering off")
 
