@@ -126,3 +126,81 @@ def _child(spec: dict[str, object]) -> None:
 
 if __name__ == "__main__":
     _child(json.loads(sys.argv[1]))
+
+
+# --- e2e: the DinD container seen from the host ---------------------------------------------
+
+# A nested service that stops on SIGTERM as a well-behaved server does: the handler writes
+# a mark (when /marks is mounted) and exits 0. `sleep & wait`, because a trap runs only
+# once the foreground command returns, and `wait` returns at once on a trapped signal.
+SERVICE_SCRIPT = (
+    "trap 'echo stopped > /marks/$(hostname) 2>/dev/null; exit 0' TERM; "
+    "echo ready; sleep 100000 & wait"
+)
+
+
+def container_pid(name: str) -> int:
+    """The host pid of a container's PID 1 (0 when it is not running)."""
+    from tests.testing.engine import docker
+
+    return int(docker("inspect", "-f", "{{.State.Pid}}", name).stdout.strip() or 0)
+
+
+def container_state(name: str) -> dict[str, object]:
+    """``docker inspect``'s State of a host container."""
+    from tests.testing.engine import docker
+
+    return dict(json.loads(docker("inspect", "-f", "{{json .State}}", name).stdout))
+
+
+def volume_path(volume: str) -> Path:
+    """Where a host volume's data lives on this machine (the nested daemon's data root)."""
+    from tests.testing.engine import docker
+
+    return Path(docker("volume", "inspect", "-f", "{{.Mountpoint}}", volume).stdout.strip())
+
+
+def status_kib(pid: int, field: str) -> int:
+    """A ``kB`` field of /proc/PID/status (VmRSS, RssAnon ...)."""
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def fd_count(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def mount_points(pid: int) -> list[str]:
+    """Mount points in the mount namespace of ``pid``."""
+    with open(f"/proc/{pid}/mountinfo") as handle:
+        return [line.split(" ")[4] for line in handle]
+
+
+def net_devices(pid: int) -> list[str]:
+    """Network interfaces in the network namespace of ``pid`` (/proc/PID/net/dev)."""
+    with open(f"/proc/{pid}/net/dev") as handle:
+        return [line.split(":")[0].strip() for line in handle.readlines()[2:]]
+
+
+def _pid_namespace(pid: int | str) -> str:
+    return os.readlink(f"/proc/{pid}/ns/pid")
+
+
+def zombies_in_namespace(pid: int) -> list[str]:
+    """'pid (comm)' of every zombie in the PID namespace of ``pid`` (host pids)."""
+    namespace = _pid_namespace(pid)
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                stat = handle.read()
+            if stat[stat.rindex(")") + 2] == "Z" and _pid_namespace(entry) == namespace:
+                found.append(f"{entry} {stat[stat.index('(') : stat.rindex(')') + 1]}")
+        except (OSError, ValueError):
+            continue
+    return found
