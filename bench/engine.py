@@ -1,0 +1,176 @@
+"""The host engine for the benchmarks: containers that clean up after themselves, /proc reads.
+
+Every container and volume is named ``dfs-bench-<random>`` and removed (``rm -f -v``,
+``volume rm -f``) when its ``with`` block ends, also on errors and Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from bench.table import BenchError
+from docker_from_scratch.host import privileged_flags
+
+PREFIX = "dfs-bench"
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+# Stdlib-only scripts that run with the image's own interpreter, mounted at /bench.
+IN_CONTAINER = os.path.join(BENCH_DIR, "incontainer")
+MOUNT_POINT = "/bench"
+
+
+def docker(*args: str, check: bool = True, timeout: float = 300, stdin: int | None = None) -> str:
+    """Run the host docker CLI and return its stdout; one-line error with its stderr."""
+    try:
+        result = subprocess.run(
+            ["docker", *args], stdin=stdin, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"docker {' '.join(args[:3])} ... took longer than {timeout:.0f} s") from None
+    if check and result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no error output"])[-1]
+        raise BenchError(f"docker {' '.join(args[:3])} ... failed: {last}")
+    return result.stdout
+
+
+def unique(what: str = "") -> str:
+    return f"{PREFIX}-{what + '-' if what else ''}{uuid.uuid4().hex[:8]}"
+
+
+def mount_scripts() -> tuple[str, ...]:
+    return ("-v", f"{IN_CONTAINER}:{MOUNT_POINT}:ro")
+
+
+@dataclass
+class Container:
+    name: str
+    volume: str | None
+
+    def host_pid(self) -> int:
+        """The host pid of the container's PID 1."""
+        pid = docker("inspect", "-f", "{{.State.Pid}}", self.name).strip()
+        if not pid.isdigit() or pid == "0":
+            raise BenchError(f"{self.name} is not running", hint=f"see docker logs {self.name}")
+        return int(pid)
+
+    def exec(self, *argv: str, timeout: float = 300) -> str:
+        return docker("exec", self.name, *argv, timeout=timeout)
+
+    def logs(self) -> str:
+        result = subprocess.run(["docker", "logs", self.name], capture_output=True, text=True, check=False)
+        return result.stdout + result.stderr
+
+
+@contextmanager
+def started(image: str, *args: str, options: Sequence[str] = (), data_volume: bool = True) -> Iterator[Container]:
+    """``docker run -d`` our image with the privileged flags (and a fresh data volume)."""
+    name = unique()
+    volume = unique("data") if data_volume else None
+    mounts = ("-v", f"{volume}:/var/lib/docker") if volume else ()
+    try:
+        docker("run", "-d", "--name", name, *privileged_flags(), *mounts, *options, image, *args)
+        yield Container(name, volume)
+    finally:
+        remove(name, volume)
+
+
+def remove(name: str, volume: str | None = None) -> None:
+    docker("rm", "-f", "-v", name, check=False, timeout=120)
+    if volume:
+        docker("volume", "rm", "-f", volume, check=False, timeout=120)
+
+
+def run_attached(image: str, *args: str, options: Sequence[str] = (), timeout: float = 120) -> tuple[str, str]:
+    """``docker run --rm`` in the foreground with the privileged flags; (stdout, stderr)."""
+    name = unique()
+    argv = ["docker", "run", "--rm", "--name", name, *privileged_flags(), *options, image, *args]
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"{name} ({image} {' '.join(args[:2])}) took longer than {timeout:.0f} s") from None
+    finally:
+        remove(name)  # normally gone already (--rm); after a timeout it is not
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no error output"])[-1]
+        raise BenchError(f"container of {image} exited {result.returncode}: {last}")
+    return result.stdout, result.stderr
+
+
+# --- /proc of the host, looking into containers --------------------------------------------
+
+
+def children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(p) for p in handle.read().split()]
+    except OSError:
+        return []
+
+
+def comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
+
+
+def rss_kib(pid: int) -> int:
+    """VmRSS of ``pid`` in KiB (what ps and top call RSS)."""
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise BenchError(f"/proc/{pid}/status has no VmRSS (a kernel thread or a zombie?)")
+
+
+def find_descendant(pid: int, name: str, depth: int = 3) -> int | None:
+    """The first process named ``name`` among the descendants of ``pid``."""
+    level = [pid]
+    for _ in range(depth):
+        level = [child for parent in level for child in children(parent)]
+        for child in level:
+            if comm(child) == name:
+                return child
+    return None
+
+
+def ping(socket_path: str, timeout: float = 1.0) -> bool:
+    """True when a Docker API answers ``GET /_ping`` with 200 on ``socket_path``."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(socket_path)
+            sock.sendall(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
+            return sock.recv(64).split(b"\r\n", 1)[0].split(b" ")[1:2] == [b"200"]
+    except (OSError, IndexError):
+        return False
+
+
+def wait_for_api(container: Container, timeout: float = 120, interval: float = 0.01) -> float:
+    """Poll the nested daemon's socket from the host until it answers; monotonic time of the answer.
+
+    The socket is reached through ``/proc/PID/root`` (the container's mount namespace),
+    so polling costs a connect, not a ``docker exec`` (~100 ms each here), and the
+    answer is seen within ``interval``.
+    """
+    deadline = time.monotonic() + timeout
+    path = ""
+    while time.monotonic() < deadline:
+        if not path:
+            pid = docker("inspect", "-f", "{{.State.Pid}}", container.name).strip()
+            if pid.isdigit() and pid != "0":
+                path = f"/proc/{pid}/root/run/docker.sock"
+            elif docker("inspect", "-f", "{{.State.Status}}", container.name).strip() == "exited":
+                break
+        if path and ping(path):
+            return time.monotonic()
+        time.sleep(interval)
+    tail = container.logs().strip().splitlines()[-3:]
+    raise BenchError(f"the daemon in {container.name} did not answer in {timeout:.0f} s: {' / '.join(tail)}")

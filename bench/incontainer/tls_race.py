@@ -1,0 +1,87 @@
+"""Our certificates against docker:dind's recipe, in our image, with its openssl.
+
+Run by the image's interpreter (standard library only): ``python3 -IS /bench/tls_race.py RUNS``.
+Prints one JSON line: milliseconds per run of each recipe, first start and restart.
+
+docker:dind's recipe is ``_tls_generate_certs`` of docker-library/docker's
+``dockerd-entrypoint.sh`` (three ``openssl genrsa 4096`` keys, a CA certificate, server
+and client CSRs signed with ``openssl x509 -req``, each verified), reproduced command by
+command; its ``mkdir``, ``cat >`` and ``cp`` become Python calls, which only makes it a
+little faster than under sh. Both recipes get the same subjectAltName entries and the
+same openssl environment (the launcher's: no openssl.cnf, no system trust store).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+from docker_from_scratch.launcher import tls
+
+DAYS = "825"
+
+
+def openssl(env: dict[str, str], *args: str) -> None:
+    subprocess.run(["openssl", *args], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def dind_recipe(directory: str, san: str, env: dict[str, str]) -> None:
+    """docker:dind's _tls_generate_certs, for a directory with or without keys (restart)."""
+    ca, server, client = (os.path.join(directory, d) for d in ("ca", "server", "client"))
+
+    def ensure_private(path: str) -> None:
+        if not (os.path.exists(path) and os.path.getsize(path) > 0):
+            openssl(env, "genrsa", "-out", path, "4096")
+
+    os.makedirs(ca, exist_ok=True)
+    ensure_private(f"{ca}/key.pem")
+    openssl(env, "req", "-new", "-key", f"{ca}/key.pem", "-out", f"{ca}/cert.pem", "-subj", "/CN=docker:dind CA",
+            "-x509", "-days", DAYS, "-addext", "keyUsage=critical,digitalSignature,keyCertSign")  # fmt: skip
+    for leaf, extensions in (
+        (server, f"extendedKeyUsage = serverAuth\nsubjectAltName = {san}\n"),
+        (client, "extendedKeyUsage = clientAuth\n"),
+    ):
+        os.makedirs(leaf, exist_ok=True)
+        ensure_private(f"{leaf}/key.pem")
+        if leaf == client:
+            os.chmod(f"{leaf}/key.pem", 0o644)
+        name = os.path.basename(leaf)
+        openssl(env, "req", "-new", "-key", f"{leaf}/key.pem", "-out", f"{leaf}/csr.pem",
+                "-subj", f"/CN=docker:dind {name}")  # fmt: skip
+        with open(f"{leaf}/openssl.cnf", "w") as handle:
+            handle.write("[ x509_exts ]\n" + extensions)
+        openssl(env, "x509", "-req", "-in", f"{leaf}/csr.pem", "-CA", f"{ca}/cert.pem", "-CAkey", f"{ca}/key.pem",
+                "-CAcreateserial", "-out", f"{leaf}/cert.pem", "-days", DAYS,
+                "-extfile", f"{leaf}/openssl.cnf", "-extensions", "x509_exts")  # fmt: skip
+        shutil.copyfile(f"{ca}/cert.pem", f"{leaf}/ca.pem")
+        openssl(env, "verify", "-CAfile", f"{leaf}/ca.pem", f"{leaf}/cert.pem")
+
+
+def timed_ms(action: Callable[..., object], *args: object) -> float:
+    started = time.monotonic()
+    action(*args)
+    return (time.monotonic() - started) * 1000
+
+
+def main() -> None:
+    runs = int(sys.argv[1])
+    env = tls._tool_env(None)
+    san = ",".join(tls.server_sans())
+    found: dict[str, list[float]] = {"ours": [], "dind": [], "ours_restart": [], "dind_restart": []}
+    for index in range(runs):
+        ours_dir, dind_dir = f"/tmp/ours-{index}", f"/tmp/dind-{index}"
+        found["ours"].append(timed_ms(tls.ensure_certificates, ours_dir))
+        found["dind"].append(timed_ms(dind_recipe, dind_dir, san, env))
+        found["ours_restart"].append(timed_ms(tls.ensure_certificates, ours_dir))
+        found["dind_restart"].append(timed_ms(dind_recipe, dind_dir, san, env))
+        for directory in (ours_dir, dind_dir):
+            shutil.rmtree(directory)
+    version = subprocess.run(["openssl", "version"], env=env, capture_output=True, text=True, check=True).stdout
+    print(json.dumps({**found, "openssl": version.strip(), "san": san}))
+
+
+if __name__ == "__main__":
+    main()
