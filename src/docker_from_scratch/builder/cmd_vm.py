@@ -107,6 +107,16 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from docker_from_scratch.cli import die
+
+    try:
+        return boot(args)
+    except BuildError as exc:
+        die(exc.message, hint=exc.hint)
+
+
+def boot(args: argparse.Namespace) -> int:
+    """Boot, echo the console, and turn Ctrl-C or SIGTERM into a clean power-off."""
     directory: Path = args.directory
     kernel, initrd = directory / KERNEL_NAME, directory / CPIO_NAME
     for path in (kernel, initrd):
