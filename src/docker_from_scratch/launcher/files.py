@@ -234,11 +234,19 @@ def _pid_alive_as_docker(pidfile: str) -> bool:
         return False
 
 
+# docker*.pid like docker:dind, and containerd*.pid: the containerd that dockerd manages
+# writes /var/run/docker/containerd/containerd.pid. When /run outlives a crash (a volume
+# shared with a sidecar), the stale pid may belong to another process in the new PID
+# namespace; dockerd then logs "containerd is still running", waits 15 s for a socket
+# nobody serves and exits (measured: tests/e2e/test_reliability_crash.py).
+STALE_PIDFILE_PREFIXES = ("docker", "containerd")
+
+
 def remove_stale_pidfiles(root: str = "/") -> list[str]:
-    """Delete docker*.pid below /run and /var/run (case-insensitive, like docker:dind).
+    """Delete docker*.pid and containerd*.pid below /run and /var/run (case-insensitive).
 
     A restarted container keeps them and dockerd then refuses to start ("pid file found,
-    ensure docker is not running"); one naming a live dockerd is kept.
+    ensure docker is not running"); one naming a live dockerd or containerd is kept.
     """
     removed: list[str] = []
     seen: set[str] = set()
@@ -251,7 +259,7 @@ def remove_stale_pidfiles(root: str = "/") -> list[str]:
                 path = os.path.join(directory, name)
                 real = os.path.realpath(path)
                 lowered = name.lower()
-                if real in seen or not (lowered.startswith("docker") and lowered.endswith(".pid")):
+                if real in seen or not (lowered.startswith(STALE_PIDFILE_PREFIXES) and lowered.endswith(".pid")):
                     continue
                 seen.add(real)
                 if _pid_alive_as_docker(path):
