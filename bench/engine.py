@@ -6,7 +6,9 @@ Every container and volume is named ``dfs-bench-<random>`` and removed (``rm -f 
 
 from __future__ import annotations
 
+import datetime
 import os
+import re
 import socket
 import subprocess
 import time
@@ -174,3 +176,19 @@ def wait_for_api(container: Container, timeout: float = 120, interval: float = 0
         time.sleep(interval)
     tail = container.logs().strip().splitlines()[-3:]
     raise BenchError(f"the daemon in {container.name} did not answer in {timeout:.0f} s: {' / '.join(tail)}")
+
+
+# dockerd's log lines carry the wall clock (UTC), in its text format (``time="...Z"``) and on
+# a terminal (``INFO[...Z]``): "Starting up" is its first line, "API listen on" its ready line.
+DOCKERD_LOG = re.compile(
+    r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z\S*\s+(?:level=\w+\s+)?(?:msg=\")?(Starting up|API listen on)"
+)
+
+
+def dockerd_milestones(log: str) -> dict[str, float]:
+    """Epoch seconds of dockerd's first "Starting up" and "API listen on" lines in ``log``."""
+    found: dict[str, float] = {}
+    for match in DOCKERD_LOG.finditer(log):
+        when = datetime.datetime.fromisoformat(match.group(1) + "+00:00").timestamp()
+        found.setdefault(match.group(3), when + float(match.group(2) or 0))
+    return found

@@ -9,13 +9,13 @@ Debian's kernel on these machines, so this is TCG: one run, about a minute of on
 
 from __future__ import annotations
 
-import datetime
 import os
 import re
 import signal
 import subprocess
 import time
 
+from bench import engine
 from bench.session import CLI, Session
 from bench.table import BenchError, Detail, Figure, Results, format_value
 from docker_from_scratch.launcher.baremetal import READY_MESSAGE
@@ -23,18 +23,12 @@ from docker_from_scratch.launcher.baremetal import READY_MESSAGE
 AFTER_INIT = r"([0-9.]+) s after the kernel ran /init \(uptime ([0-9.]+) s\)"
 READY = re.compile(rf"{re.escape(READY_MESSAGE)} on \S+, {AFTER_INIT}")
 PREPARED = re.compile(rf"bare kernel: system prepared {AFTER_INIT}")
-# dockerd's log lines carry the guest's wall clock: "Starting up" to the first "API listen on".
-DOCKERD_LOG = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z\S*\s+(?:msg=\")?(Starting up|API listen on)")
 BOOT_TIMEOUT_S = 900
 
 
 def dockerd_own_start(console: str) -> float | None:
     """Seconds from dockerd's "Starting up" to its first "API listen on", from its own log."""
-    found: dict[str, float] = {}
-    for match in DOCKERD_LOG.finditer(console):
-        fraction = float(match.group(2) or 0)
-        seconds = datetime.datetime.fromisoformat(match.group(1)).timestamp() + fraction
-        found.setdefault(match.group(3), seconds)
+    found = engine.dockerd_milestones(console)
     if len(found) < 2:
         return None
     return found["API listen on"] - found["Starting up"]

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 from bench.__main__ import BEGIN, END, update_readme
-from bench.fig_launcher import import_times, stamps_ms, step_times
 from bench.table import (
     Detail,
     Figure,
@@ -147,34 +146,3 @@ def test_bench_readme_update_replaces_only_the_marked_block(tmp_path: Path) -> N
     assert text.startswith("# Title\n\n## Performance\n\n")
     assert text.endswith(f"| new | table |\n{END}\n\n## Next\n")
     assert "old table" not in text
-
-
-def test_bench_launcher_stamps_give_milliseconds() -> None:
-    """The launcher's time should be the dockerd stamp minus the start stamp, in ms."""
-    stderr = "stamp stamp 1000000000\ndockerlaunch: info: x\nstamp dockerd 1045500000\n"
-    assert stamps_ms(stderr) == 45.5
-
-
-def test_bench_launcher_step_times_keep_top_level_steps() -> None:
-    """Only the launcher's top-level '...: done in X ms' lines should count as steps."""
-    stderr = (
-        "dockerlaunch: debug: cgroups: done in 7.8 ms\n"
-        "dockerlaunch: debug:   nested thing: done in 1.0 ms\n"
-        "dockerlaunch: debug: TLS certificates in /certs: done in 59.8 ms\n"
-    )
-    assert step_times(stderr) == {"cgroups": 7.8, "TLS certificates in /certs": 59.8}
-
-
-def test_bench_importtime_finds_each_module_importer() -> None:
-    """Each -X importtime line should be attributed to the module one level up that follows it."""
-    stderr = (
-        "import time: self [us] | cumulative | imported package\n"
-        "import time:       100 |        100 |     typing\n"
-        "import time:       200 |        300 |   docker_from_scratch.launcher.cgroups\n"
-        "import time:        50 |        350 | docker_from_scratch.launcher.cli\n"
-    )
-    assert import_times(stderr) == [
-        ("typing", 100, 100, "docker_from_scratch.launcher.cgroups"),
-        ("docker_from_scratch.launcher.cgroups", 200, 300, "docker_from_scratch.launcher.cli"),
-        ("docker_from_scratch.launcher.cli", 50, 350, ""),
-    ]

@@ -1,0 +1,61 @@
+"""The benchmark's readers of launcher, importtime and dockerd output (what the figures come from)."""
+
+import pytest
+from bench.engine import dockerd_milestones
+from bench.fig_launcher import import_times, stamps_ms, step_times
+from bench.table import BenchError
+
+
+def test_bench_launcher_stamps_give_milliseconds() -> None:
+    """The launcher's time should be the dockerd stamp minus the start stamp, in ms."""
+    stderr = "stamp stamp 1000000000\ndockerlaunch: info: x\nstamp dockerd 1045500000\n"
+    assert stamps_ms(stderr) == 45.5
+
+
+def test_bench_launcher_without_end_stamp_is_an_error() -> None:
+    """A launcher that never reached dockerd should fail the run with its last lines, not give a time."""
+    with pytest.raises(BenchError, match=r"did not reach dockerd: .*hint"):
+        stamps_ms("stamp stamp 1000\ndockerlaunch: error: no cgroups (hint: run with --privileged)\n")
+
+
+def test_bench_launcher_step_times_keep_top_level_steps() -> None:
+    """Only the launcher's top-level '...: done in X ms' lines should count as steps."""
+    stderr = (
+        "dockerlaunch: debug: cgroups: done in 7.8 ms\n"
+        "dockerlaunch: debug:   nested thing: done in 1.0 ms\n"
+        "dockerlaunch: debug: TLS certificates in /certs: done in 59.8 ms\n"
+    )
+    assert step_times(stderr) == {"cgroups": 7.8, "TLS certificates in /certs": 59.8}
+
+
+def test_bench_importtime_finds_each_module_importer() -> None:
+    """Each -X importtime line should be attributed to the module one level up that follows it."""
+    stderr = (
+        "import time: self [us] | cumulative | imported package\n"
+        "import time:       100 |        100 |     typing\n"
+        "import time:       200 |        300 |   docker_from_scratch.launcher.cgroups\n"
+        "import time:        50 |        350 | docker_from_scratch.launcher.cli\n"
+    )
+    assert import_times(stderr) == [
+        ("typing", 100, 100, "docker_from_scratch.launcher.cgroups"),
+        ("docker_from_scratch.launcher.cgroups", 200, 300, "docker_from_scratch.launcher.cli"),
+        ("docker_from_scratch.launcher.cli", 50, 350, ""),
+    ]
+
+
+def test_bench_dockerd_milestones_from_text_and_terminal_logs() -> None:
+    """dockerd's start and listen times should be read from both of its log formats."""
+    text = (
+        'time="2026-11-28T06:44:50.039186480Z" level=info msg="Starting up"\n'
+        'time="2026-11-28T06:44:51.539186480Z" level=info msg="API listen on /var/run/docker.sock"\n'
+        'time="2026-11-28T06:44:51.939186480Z" level=info msg="API listen on [::]:2376"\n'
+    )
+    terminal = (
+        "\x1b[36mINFO\x1b[0m[2026-11-28T06:46:41.250000000Z] Starting up\n"
+        "\x1b[36mINFO\x1b[0m[2026-11-28T06:46:52.000000000Z] API listen on /var/run/docker.sock\n"
+    )
+    found = dockerd_milestones(text)
+    assert found["API listen on"] - found["Starting up"] == pytest.approx(1.5)
+    found = dockerd_milestones(terminal)
+    assert found["API listen on"] - found["Starting up"] == pytest.approx(10.75)
+    assert dockerd_milestones("no daemon here") == {}
