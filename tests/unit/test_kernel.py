@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from docker_from_scratch.builder import cmd_vm, kernel, qemu
+from docker_from_scratch.builder import cmd_vm, initramfs, kernel, qemu
 from docker_from_scratch.builder.errors import BuildError
 from docker_from_scratch.launcher import baremetal
 
@@ -150,3 +150,11 @@ def test_root_fs_type_tells_the_initramfs_from_a_real_root(tmp_path: Path) -> No
         "21 0 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"
     )
     assert baremetal.root_fs_type(str(mountinfo)) == "ext4"
+
+
+def test_pid1_runs_dockerd_as_the_image_entrypoint_does() -> None:
+    """PID 1's default arguments should be the image's ENTRYPOINT after the launcher."""
+    from docker_from_scratch.builder.build import ENTRYPOINT
+
+    assert ENTRYPOINT[0] == "/" + initramfs.LAUNCHER
+    assert ENTRYPOINT[1:] == baremetal.ENTRYPOINT_ARGS
