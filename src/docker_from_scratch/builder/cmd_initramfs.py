@@ -79,7 +79,7 @@ def build_initramfs(
             raise BuildError(f"{image}: no such image archive", hint="give a `docker save` tarball")
     cache_dir = apt.default_cache_dir()
     found = kernel.fetch_kernel(suite, arch, cache_dir=cache_dir)
-    names = (*kernel.DOCKER_MODULES, *kernel.BARE_KERNEL_MODULES, *extra_modules)
+    names = (*kernel.docker_modules(), *kernel.BARE_KERNEL_MODULES, *extra_modules)
     stage = kernel.stage_modules(found, names, cache_dir)
     output.mkdir(parents=True, exist_ok=True)
     cpio = output / CPIO_NAME

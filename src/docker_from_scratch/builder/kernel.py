@@ -29,18 +29,24 @@ from docker_from_scratch.builder import apt, debs
 from docker_from_scratch.builder.errors import BuildError
 from docker_from_scratch.builder.proc import run_tool
 from docker_from_scratch.builder.tree import Entry
+from docker_from_scratch.launcher.baremetal import DISK_MODULES
 
-# What dockerd asked for in the feasibility run on Debian's kernel under QEMU (shared
-# facts), plus xt_nat/xt_tcpudp for published ports (DNAT with -p tcp --dport) and the
-# legacy iptables tables for DOCKER_IPTABLES_LEGACY=1.
-DOCKER_MODULES = (
-    "overlay", "br_netfilter", "veth", "nf_tables", "nft_compat", "nft_chain_nat",
-    "xt_MASQUERADE", "xt_addrtype", "xt_conntrack", "xt_nat", "xt_tcpudp",
-    "nf_conntrack_netlink", "crc32c_generic",
-    "iptable_nat", "iptable_filter", "ip6table_nat", "ip6table_filter",
-)  # fmt: skip
-# A virtio disk for /var/lib/docker (ext4, made by the `vm` verb on the build host).
-BARE_KERNEL_MODULES = ("virtio_blk", "ext4")
+# Beyond the launcher's own list (launcher/kmod.py MODULES, shipped whole): what dockerd
+# or iptables ask the kernel for on demand. crc32c_generic: seen in the feasibility run on
+# Debian's kernel under QEMU (shared facts); xt_tcpudp: published ports (-p tcp --dport);
+# ip6table_*: the IPv6 tables of iptables-legacy.
+ON_DEMAND_MODULES = ("crc32c_generic", "xt_tcpudp", "ip6table_nat", "ip6table_filter")
+# A virtio disk for /var/lib/docker (ext4, made by the `vm` verb): PID 1 loads them.
+BARE_KERNEL_MODULES = DISK_MODULES
+
+
+
+def docker_modules() -> tuple[str, ...]:
+    """Every module the launcher loads (its one list) plus those loaded on demand."""
+    from docker_from_scratch.launcher.kmod import MODULES
+
+    return (*(name for name, _feature in MODULES), *ON_DEMAND_MODULES)
+
 
 METAPACKAGE = {"amd64": "linux-image-amd64", "arm64": "linux-image-arm64"}
 # Files depmod needs besides the modules themselves, to index the staged subset.
