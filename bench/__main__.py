@@ -91,9 +91,14 @@ def run_figures(session: Session, names: list[str]) -> Results:
 def preamble(context: dict[str, object], quick: bool) -> str:
     described = machine.one_line(context["machine"])  # type: ignore[arg-type]
     return (
-        f"Measured with `bench/run`{' --quick' if quick else ''} on {described}. "
-        "Each figure is the median of the runs shown, next to its baseline measured in the same run; "
-        "the ratio is ours / baseline. Figures that miss their target say what holds them back.\n"
+        "`bench/run` measures every figure against a baseline taken in the same run and writes "
+        "`bench/results/latest.json` and `latest.md` (`--quick`: fewer repetitions; `--only NAME`: some "
+        "figures; `--update-readme`: this section; `bench/run --help` lists the figures). It builds the "
+        "working tree's image first and cleans up every container and volume it starts; it needs root, the "
+        "host engine (`scripts/setup`), gcc with a static libc, and qemu for the bare-kernel figure.\n\n"
+        f"Last run{' (--quick)' if quick else ''}: {described}. "
+        "Each figure is the median of the runs shown, next to its baseline's median; the ratio is "
+        "ours / baseline. Figures that miss their target say what holds them back.\n"
     )
 
 
@@ -128,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         (output / "latest.md").write_text(markdown)
         session.log(f"wrote {output / 'latest.json'} and {output / 'latest.md'}")
     if args.update_readme:
-        update_readme(markdown)
+        where = "[bench/results/latest.md](bench/results/latest.md)" if output == RESULTS else "latest.md of the run"
+        epilogue = f"Where the time goes, sizes per component and every run: {where}."
+        update_readme(render_markdown(results, preamble(context, args.quick), details=False, epilogue=epilogue))
         session.log(f"updated the Performance block of {README}")
     return 1 if any(f.status == "failed" for f in results.figures) else 0
 

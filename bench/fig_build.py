@@ -62,4 +62,9 @@ def measure(session: Session) -> Results:
     ]
     rows.append(["distinct", "", str(len(digests)), str(len(image_ids))])
     results.details.append(Detail("Builds", ["build", "time", "layer digest", "image id"], rows))
+    phases = [
+        [name, f"'{text}'", format_value(seconds, "s")] for name, b in builds.items() for text, seconds in b.slowest(4)
+    ]
+    title = "Builds: the slowest steps (time from each progress line of the builder to the next)"
+    results.details.append(Detail(title, ["build", "after the line", "took"], phases))
     return results

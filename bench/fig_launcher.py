@@ -101,17 +101,25 @@ def measure(session: Session) -> Results:
         floor.append(stamps_ms(runner.run(FLOOR)))
         for mode, env in MODES.items():
             totals[mode].append(stamps_ms(runner.run(LAUNCH, env)))
+    # Debug runs: the step timings, and the rest of the same run by difference.
     steps: dict[str, dict[str, list[float]]] = {mode: defaultdict(list) for mode in MODES}
-    for _ in range(session.repetitions(5, 2)):
+    debug_totals: dict[str, list[float]] = {mode: [] for mode in MODES}
+    floor_ms = median(floor) or 0.0
+    for _ in range(session.repetitions(10, 3)):
         for mode, env in MODES.items():
-            for title, ms in step_times(runner.run(LAUNCH, (*env, "-e", "DOCKER_LAUNCH_DEBUG=true"))).items():
+            stderr = runner.run(LAUNCH, (*env, "-e", "DOCKER_LAUNCH_DEBUG=true"))
+            found = step_times(stderr)
+            total = stamps_ms(stderr)
+            debug_totals[mode].append(total)
+            for title, ms in found.items():
                 steps[mode][title].append(ms)
+            steps[mode][REST].append(total - floor_ms - sum(found.values()))
     imports = _imports(runner, session.repetitions(3, 1))
 
     results = Results()
     parts: dict[str, dict[str, float]] = {}
     for mode in MODES:
-        parts[mode] = _breakdown(totals[mode], floor, steps[mode])
+        parts[mode] = {FLOOR_PART: floor_ms} | {title: median(runs) or 0.0 for title, runs in steps[mode].items()}
         figure = Figure(
             key=f"launcher.{mode}",
             title=f"Launcher: start to exec of dockerd, {MODE_TITLES[mode]}",
@@ -132,20 +140,12 @@ def measure(session: Session) -> Results:
         "which starts the stamp again; baseline: python3 -IS that execs the stamp at once"
     )
     rows = [[name] + [format_value(parts[m].get(name), "ms") for m in MODES] for name in _row_order(parts)]
-    rows.append(["total (median)"] + [format_value(median(totals[m]), "ms") for m in MODES])
-    results.details.append(Detail("Launcher: where the time goes (medians)", ["part", *MODE_TITLES.values()], rows))
+    rows.append(["total with --debug (these runs)"] + [format_value(median(debug_totals[m]), "ms") for m in MODES])
+    rows.append(["total without --debug (the figure)"] + [format_value(median(totals[m]), "ms") for m in MODES])
+    title = "Launcher: where the time goes (medians of --debug runs; the rest is each run's total minus its steps)"
+    results.details.append(Detail(title, ["part", *MODE_TITLES.values()], rows))
     results.details.append(imports)
     return results
-
-
-def _breakdown(totals: list[float], floor: list[float], steps: dict[str, list[float]]) -> dict[str, float]:
-    """Median per step, the floor, and the rest by difference (never below zero)."""
-    parts = {title: median(runs) or 0.0 for title, runs in steps.items()}
-    floor_ms = median(floor) or 0.0
-    total = median(totals) or 0.0
-    parts[FLOOR_PART] = floor_ms
-    parts[REST] = max(0.0, total - floor_ms - sum(v for k, v in parts.items() if k != FLOOR_PART))
-    return parts
 
 
 def _row_order(parts: dict[str, dict[str, float]]) -> list[str]:

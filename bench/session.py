@@ -47,9 +47,11 @@ def build(output: Path, *, slim: bool = False, cache_dir: Path | None = None, ta
     argv = [os.fspath(CLI), "build", "-o", os.fspath(output), "--tag", tag]
     argv += ["--slim"] if slim else []
     argv += ["--cache-dir", os.fspath(cache_dir)] if cache_dir else []
+    # A cold build must not find anything under the user's cache either.
+    env = {**os.environ, "XDG_CACHE_HOME": os.fspath(cache_dir)} if cache_dir else None
     started = time.monotonic()
     lines: list[tuple[float, str]] = [(started, "start of the command")]
-    with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as process:
+    with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env) as process:
         assert process.stderr is not None
         for line in process.stderr:  # progress lines, timed as they come
             lines.append((time.monotonic(), line.strip().removeprefix("docker-from-scratch: ")))

@@ -203,15 +203,17 @@ def render_text(results: Results) -> str:
     return "\n".join(parts)
 
 
-def render_markdown(results: Results, preamble: str = "") -> str:
+def render_markdown(results: Results, preamble: str = "", *, details: bool = True, epilogue: str = "") -> str:
     parts = [preamble.rstrip() + "\n"] if preamble else []
     parts.append(markdown_table(HEADER, [figure_cells(f) for f in results.figures]))
-    for detail in results.details:
+    for detail in results.details if details else []:
         parts.append(f"\n**{detail.title}**\n\n" + markdown_table(detail.columns, detail.rows))
     notes = [f for f in results.figures if f.note]
     if notes:
         parts.append("\nHow each figure is measured:\n")
         parts += [f"- **{f.title}**: {f.note}" for f in notes]
+    if epilogue:
+        parts.append("\n" + epilogue.rstrip())
     return "\n".join(parts) + "\n"
 
 
