@@ -5,6 +5,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.testing.engine import engine_available
+
 
 @pytest.fixture(autouse=True)
 def clean_launcher_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,3 +29,10 @@ def both_reap_modes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     """Run the test once with DOCKER_LAUNCH_REAP=false and once with it true."""
     monkeypatch.setenv("DOCKER_LAUNCH_REAP", "true" if request.param else "false")
     yield request.param
+
+
+@pytest.fixture(scope="session")
+def engine() -> None:
+    """The host Docker engine; scripts/setup starts it, so a silent engine is a failure."""
+    if not engine_available():
+        pytest.fail("the host Docker engine does not answer: run scripts/setup (it starts dockerd)")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.testing.engine import engine_available, ensure_busybox_image, image_exists, save_image
+from tests.testing.engine import ensure_busybox_image, image_exists, save_image
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE_TAG = os.environ.get("DFS_IMAGE", "docker-from-scratch:test")
@@ -17,13 +17,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
-
-
-@pytest.fixture(scope="session")
-def engine() -> None:
-    """The host Docker engine; scripts/setup starts it."""
-    if not engine_available():
-        pytest.fail("the host Docker engine does not answer: run scripts/setup (it starts dockerd)")
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 DinD flag set (all hard rows pass), no extra flags (missing capability, read-only /sys),
 no /lib/modules, and iptables removed from PATH."""
 
-import importlib.util
 import json
 import os
 import time
@@ -12,23 +11,15 @@ from typing import Any
 import pytest
 
 from docker_from_scratch.host import privileged_flags
-from tests.testing.engine import dind, docker, image_exists, unique
+from tests.testing.engine import dind, docker, unique
 
 ENTRY = "/usr/bin/docker-from-scratch"
 
 
 @pytest.fixture(scope="module")
-def check_image(request: pytest.FixtureRequest, engine: None) -> str:
-    """Our image: DFS_IMAGE or an already loaded docker-from-scratch:latest, else the shared
-    `image` fixture (built by the builder); skipped while the builder cannot build yet."""
-    for tag in (os.environ.get("DFS_IMAGE"), "docker-from-scratch:latest"):
-        if tag and image_exists(tag):
-            return tag
-    if importlib.util.find_spec("docker_from_scratch.builder.cmd_build") is None:
-        pytest.skip(
-            "no image loaded (docker-from-scratch:latest or DFS_IMAGE) and the builder's build verb does not exist yet"
-        )
-    return str(request.getfixturevalue("image"))
+def check_image(image: str) -> str:
+    """Our image, built from this tree and loaded once a session (tests/e2e/conftest.py)."""
+    return image
 
 
 @pytest.fixture

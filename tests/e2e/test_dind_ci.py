@@ -24,11 +24,10 @@ import requests
 
 from docker_from_scratch.launcher import tls
 from docker_from_scratch.launcher.dind import ping
-from tests.testing.engine import Dind, dind, docker, engine_available, image_exists, unique
+from tests.testing.engine import Dind, dind, docker, unique
 
 pytestmark = pytest.mark.e2e
 
-IMAGE = os.environ.get("DFS_IMAGE", "docker-from-scratch:latest")
 NESTED_BUSYBOX = "dfs-test-busybox:latest"
 # The network rule: test bridges live in documentation ranges. Other sessions may hold
 # some of these /27s, so creation tries several.
@@ -36,14 +35,9 @@ SUBNETS = [f"{base}.{low}/27" for base in ("198.51.100", "203.0.113") for low in
 
 
 @pytest.fixture(scope="module")
-def dind_image() -> str:
-    """$DFS_IMAGE, loaded in the host engine; skip (not fail) while it is not built yet."""
-    if not engine_available():
-        pytest.skip("the host Docker engine does not answer (scripts/host-engine starts it)")
-    if not image_exists(IMAGE):
-        pytest.skip(f"image {IMAGE} is not loaded in the host engine: build it with "
-                    "`docker-from-scratch build --load`, or point DFS_IMAGE at one")  # fmt: skip
-    return IMAGE
+def dind_image(image: str) -> str:
+    """Our image, built from this tree and loaded once a session (tests/e2e/conftest.py)."""
+    return image
 
 
 @contextmanager
@@ -127,30 +121,30 @@ def copy_certs(service: Dind, side: str, target: Path) -> Path:
     return target
 
 
-def test_ci_job_docker_info_over_tls(tls_service: tuple[Dind, str], tls_network: str) -> None:
+def test_ci_job_docker_info_over_tls(dind_image: str, tls_service: tuple[Dind, str], tls_network: str) -> None:
     """A job with DOCKER_HOST=tcp://docker:2376 and the client certs should get `docker info`."""
     service, certs = tls_service
-    result = job(IMAGE, tls_network, certs, "info", "--format", "{{.ServerVersion}} {{.Name}}", env=TLS_JOB)
+    result = job(dind_image, tls_network, certs, "info", "--format", "{{.ServerVersion}} {{.Name}}", env=TLS_JOB)
     version, name = result.stdout.split()
     expected = docker("exec", service.name, "docker", "info", "--format", "{{.Name}}").stdout.strip()
     assert version and name == expected
 
 
-def test_ci_job_docker_run_over_tls(tls_service: tuple[Dind, str], tls_network: str) -> None:
+def test_ci_job_docker_run_over_tls(dind_image: str, tls_service: tuple[Dind, str], tls_network: str) -> None:
     """The job's `docker run` should run a container in the service's daemon."""
     _, certs = tls_service
     argv = ("run", "--rm", NESTED_BUSYBOX, "echo", "hello from the job")
-    assert job(IMAGE, tls_network, certs, *argv, env=TLS_JOB).stdout.strip() == "hello from the job"
+    assert job(dind_image, tls_network, certs, *argv, env=TLS_JOB).stdout.strip() == "hello from the job"
 
 
 @pytest.mark.parametrize("env", [{}, {"DOCKER_TLS": "1"}], ids=["plain-http", "tls-without-cert"])
 def test_ci_job_without_client_cert_is_refused(
-    tls_service: tuple[Dind, str], tls_network: str, env: dict[str, str]
+    dind_image: str, tls_service: tuple[Dind, str], tls_network: str, env: dict[str, str]
 ) -> None:
     """Port 2376 should refuse plain HTTP and a TLS client that brings no certificate."""
     _, certs = tls_service
     job_env = {"DOCKER_HOST": "tcp://docker:2376", **env}
-    result = job(IMAGE, tls_network, certs, "version", "--format", "{{.Server.Version}}", env=job_env, check=False)
+    result = job(dind_image, tls_network, certs, "version", "--format", "{{.Server.Version}}", env=job_env, check=False)
     assert result.returncode != 0, result.stdout
 
 
@@ -212,10 +206,8 @@ def test_healthcheck_turns_healthy(image_with_healthcheck: str) -> None:
         assert status == "healthy", docker("inspect", "-f", "{{json .State.Health}}", container.name).stdout
 
 
-def test_host_engine_answers_ping() -> None:
+def test_host_engine_answers_ping(engine: None) -> None:
     """ping should see the host engine answer on its socket, and not a missing socket."""
-    if not engine_available():
-        pytest.skip("the host Docker engine does not answer")
     assert ping("/var/run/docker.sock", timeout=10)
     assert not ping("/var/run/no-such-docker.sock", timeout=1)
 

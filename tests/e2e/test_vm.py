@@ -18,7 +18,12 @@ from docker_from_scratch.launcher.baremetal import PID1_MESSAGE, READY_MESSAGE
 from tests.testing.bare_kernel import write_busybox_archive
 from tests.testing.engine import BUSYBOX_TAG
 
-pytestmark = pytest.mark.skipif(shutil.which(qemu.QEMU) is None, reason="needs qemu-system-x86 (scripts/setup)")
+
+@pytest.fixture(autouse=True)
+def qemu_installed() -> None:
+    """scripts/setup installs qemu-system-x86: without it these tests fail, never skip."""
+    if shutil.which(qemu.QEMU) is None:
+        pytest.fail("qemu-system-x86_64 is missing: run scripts/setup")
 
 READY_TIMEOUT_S = 420  # TCG on 2 shared cores: measured 20-30 s of guest time here
 STEP_TIMEOUT_S = 240

@@ -22,7 +22,7 @@ from docker_from_scratch.builder.build import BuildResult, build_image, export_f
 from docker_from_scratch.builder.elf import DLOPENED, Closure, arch_info
 from docker_from_scratch.builder.tree import Entry, FileTree
 from docker_from_scratch.requirements.table import image_rows
-from tests.testing.engine import docker, engine_available
+from tests.testing.engine import docker
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -199,8 +199,7 @@ def test_build_export_has_no_etc_and_no_top_level_links(tmp_path: Path) -> None:
     assert {"usr/bin/dockerlaunch", "usr/sbin/dockerd", "usr/etc/ssl/certs/ca-certificates.crt"} <= names
 
 
-@pytest.mark.skipif(not engine_available(), reason="needs the host Docker engine (scripts/host-engine)")
-def test_build_docker_load_accepts_the_image_and_it_runs(built: BuildResult, tmp_path: Path) -> None:
+def test_build_docker_load_accepts_the_image_and_it_runs(built: BuildResult, tmp_path: Path, engine: None) -> None:
     """docker load should take the tarball; dockerd, git and the launcher's Python should run in it."""
     tag = f"dfs-test-build-{uuid.uuid4().hex[:8]}:latest"
     again = build_image("trixie", "amd64", False, tmp_path, tag=tag, progress=lambda message: None)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from docker_from_scratch.host import privileged_flags
-from tests.testing.engine import busybox_rootfs_tar, docker, engine_available, unique
+from tests.testing.engine import busybox_rootfs_tar, docker, unique
 
 pytestmark = [
     pytest.mark.integration,
@@ -57,9 +57,7 @@ def host_usr_image() -> str:
 
 
 @pytest.fixture
-def container(tmp_path: Path) -> Iterator[str]:
-    if not engine_available():
-        pytest.skip("the host Docker engine does not answer (scripts/host-engine starts it)")
+def container(tmp_path: Path, engine: None) -> Iterator[str]:
     busybox = tmp_path / "busybox.tar"
     busybox.write_bytes(busybox_rootfs_tar())
     name, volume = unique("dfs-test-env"), unique("dfs-test-env-data")

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from docker_from_scratch.requirements.table import REQUIREMENTS
-from tests.testing.engine import engine_available
 
 pytestmark = pytest.mark.integration
 
@@ -40,10 +39,8 @@ def rows_of(stdout: str) -> dict[str, dict[str, Any]]:
     return {row["name"]: row for row in json.loads(stdout)["requirements"]}
 
 
-def test_check_host_exit_status_agrees_with_the_host_engine() -> None:
+def test_check_host_exit_status_agrees_with_the_host_engine(engine: None) -> None:
     """On this machine the host engine runs, so check should find Docker can run: exit 0."""
-    if not engine_available():
-        pytest.skip("the host engine does not answer: nothing to compare check with")
     result = run_check("--json")
     data = json.loads(result.stdout)
     print(f"check on the host: {data['seconds'] * 1000:.1f} ms for {len(data['requirements'])} rows")

@@ -2,7 +2,6 @@
 
 import io
 import os
-import shutil
 import stat
 import subprocess
 import tarfile
@@ -14,10 +13,7 @@ from docker_from_scratch.builder import initramfs
 from docker_from_scratch.builder.errors import BuildError
 from docker_from_scratch.builder.tree import Entry
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(shutil.which("cpio") is None, reason="needs GNU cpio (scripts/setup installs it)"),
-]
+pytestmark = pytest.mark.integration
 
 
 def extract(archive: bytes, into: Path) -> None:
