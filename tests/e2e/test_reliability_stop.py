@@ -89,3 +89,20 @@ def test_graceful_stop_waits_out_a_nested_stop_timeout(image: str, busybox_tar: 
         assert "Daemon shutdown complete" in log, log[-3000:]
         deaf = nested_states(volume_path(daemon.volume))["deaf"]
         assert (deaf["Running"], deaf["ExitCode"]) == (False, 137), deaf
+
+
+def test_stop_grace_fits_default_stop_timeout_with_deaf_containers(image: str, busybox_tar: Path) -> None:
+    """With DOCKER_LAUNCH_STOP_GRACE=3, SIGTERM-deaf nested containers (10 s default) fit docker's 10 s: exit 0."""
+    with dind(image, run_options=["-e", "DOCKER_LAUNCH_STOP_GRACE=3"]) as daemon:
+        daemon.load_image(busybox_tar)
+        for name in ("deaf-a", "deaf-b", "deaf-c"):
+            daemon.exec("docker", "run", "-d", "--name", name, NESTED, "sleep", "100000")
+        took = stop(daemon)
+        state, log = container_state(daemon.name), daemon.logs()
+        assert state["ExitCode"] == 0, f"took {took:.1f} s: {state}\n{log[-3000:]}"
+        assert "stop grace: stopping 3 nested container(s) with a 3 s timeout" in log, log[-3000:]
+        assert "Daemon shutdown complete" in log, log[-3000:]
+        states = nested_states(volume_path(daemon.volume))
+        assert {name: (s["Running"], s["ExitCode"]) for name, s in states.items()} == {
+            "deaf-a": (False, 137), "deaf-b": (False, 137), "deaf-c": (False, 137),
+        }  # fmt: skip

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 USAGE = (
-    "usage: dockerlaunch [--debug] [--reap|--no-reap] [--log-file PATH] [--nofile N] DOCKER_BINARY [ARGS...]"
+    "usage: dockerlaunch [--debug] [--reap|--no-reap] [--log-file PATH] [--nofile N] [--stop-grace S]"
+    " DOCKER_BINARY [ARGS...]"
     " | dockerlaunch --health"
 )
 DEFAULT_NOFILE = 1_048_576
@@ -51,6 +52,8 @@ class LaunchOptions:
         self.reap: bool | None = None  # None: reap when PID 1
         self.log_file: str | None = None
         self.nofile = DEFAULT_NOFILE
+        # Seconds nested containers get on SIGTERM before dockerd stops (None: dockerd decides).
+        self.stop_grace: int | None = None
         self.data_root = DEFAULT_DATA_ROOT
         self.config_file: str | None = None
         self.bridge: str | None = None
@@ -86,6 +89,12 @@ def _env_bool(env: Mapping[str, str], name: str) -> bool | None:
     return parse_bool(name, value) if value else None
 
 
+def _parse_stop_grace(where: str, value: str) -> int:
+    if not value.isdigit() or int(value) > 3600:
+        raise UsageError(f"{where} {value!r} is not a number of seconds", hint="give a whole number from 0 to 3600")
+    return int(value)
+
+
 def _parse_nofile(where: str, value: str) -> int:
     if not value.isdigit() or int(value) < 1024:
         raise UsageError(f"{where} {value!r} is not a file limit", hint="give a whole number >= 1024")
@@ -103,6 +112,9 @@ def split_launcher_options(
         "nofile": _parse_nofile("DOCKER_LAUNCH_NOFILE", env["DOCKER_LAUNCH_NOFILE"])
         if env.get("DOCKER_LAUNCH_NOFILE")
         else DEFAULT_NOFILE,
+        "stop_grace": _parse_stop_grace("DOCKER_LAUNCH_STOP_GRACE", env["DOCKER_LAUNCH_STOP_GRACE"])
+        if env.get("DOCKER_LAUNCH_STOP_GRACE")
+        else None,
     }
     rest = list(argv)
     while rest and rest[0].startswith("--"):
@@ -118,13 +130,15 @@ def split_launcher_options(
             found["reap"] = True
         elif option == "--no-reap":
             found["reap"] = False
-        elif option in ("--log-file", "--nofile"):
+        elif option in ("--log-file", "--nofile", "--stop-grace"):
             if not has_value:
                 if len(rest) < 2:
                     raise UsageError(f"{option} needs a value", hint=USAGE)
                 value = rest.pop(1)
             if option == "--log-file":
                 found["log_file"] = value
+            elif option == "--stop-grace":
+                found["stop_grace"] = _parse_stop_grace(option, value)
             else:
                 found["nofile"] = _parse_nofile(option, value)
         elif option == "--help":
@@ -331,6 +345,8 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> LaunchOptions:
     options.log_file = log_file if isinstance(log_file, str) else None
     nofile = found["nofile"]
     options.nofile = nofile if isinstance(nofile, int) else DEFAULT_NOFILE
+    stop_grace = found["stop_grace"]
+    options.stop_grace = stop_grace if isinstance(stop_grace, int) else None
     from docker_from_scratch.launcher import dind
 
     plan = dind.plan(drop_seed_words(list(rest[1:])), env, dockerd=dockerd)

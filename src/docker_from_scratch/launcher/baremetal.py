@@ -243,23 +243,10 @@ def prepare_system(options: BootOptions) -> None:
 
 
 def docker_api(method: str, path: str, body: object = None, timeout: float = 5.0) -> tuple[int, bytes]:
-    """One HTTP request to dockerd's unix socket: (status, body)."""
-    import http.client
-    import socket
+    """One HTTP request to the VM's dockerd (see ``api.request``)."""
+    from docker_from_scratch.launcher import api
 
-    class UnixConnection(http.client.HTTPConnection):
-        def connect(self) -> None:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.settimeout(timeout)
-            self.sock.connect(DOCKER_SOCKET)
-
-    connection = UnixConnection("docker", timeout=timeout)
-    try:
-        connection.request(method, path, body=body)  # type: ignore[arg-type]
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
+    return api.request(method, path, body=body, socket_path=DOCKER_SOCKET, timeout=timeout)
 
 
 def wait_until_ready(timeout: float = READY_TIMEOUT_S) -> bool:

@@ -141,11 +141,20 @@ def redirect_output(log_file: str) -> None:
 
 
 def start_dockerd(options: args.LaunchOptions, env: dict[str, str]) -> NoReturn:
-    """exec dockerd; in reap mode under docker-init (small), else supervised by us."""
+    """exec dockerd; in reap mode under docker-init (small), else supervised by us.
+
+        stop grace   reap    docker-init   dockerd runs under
+        set          any     any           the launcher (resident: stops nested containers first)
+        unset        yes     found         docker-init -s (exec)
+        unset        yes     missing       the launcher (resident reaper)
+        unset        no      any           nothing: exec dockerd
+    """
     argv = [options.dockerd, *options.dockerd_args]
     if options.log_file:
         log.debug(f"dockerd output appended to {options.log_file}")
         redirect_output(options.log_file)
+    if options.stop_grace is not None:
+        supervise_with_stop_grace(argv, env, options.stop_grace, options.socket_path)
     if want_reaper(options):
         init = find_program(DOCKER_INIT, env)
         if init is not None:
@@ -162,3 +171,21 @@ def start_dockerd(options: args.LaunchOptions, env: dict[str, str]) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(argv[0], argv, env)
+
+
+def supervise_with_stop_grace(argv: list[str], env: dict[str, str], grace: int, socket_path: str | None) -> NoReturn:
+    """Stay resident; on SIGTERM/SIGINT stop nested containers within ``grace`` s, then forward."""
+    import signal
+
+    from docker_from_scratch.launcher import api, reaper, stopgrace
+
+    socket = socket_path or api.DEFAULT_SOCKET
+    done: list[bool] = []
+
+    def before_forward(signum: int) -> None:
+        if signum in (signal.SIGTERM, signal.SIGINT) and not done:
+            done.append(True)
+            stopgrace.stop_nested_containers(socket, grace)
+
+    log.debug(f"stop grace {grace} s: the launcher stays resident and supervises {argv[0]}")
+    sys.exit(reaper.supervise(argv, env, on_signal=before_forward))
