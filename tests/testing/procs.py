@@ -2,12 +2,11 @@
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 
-def zombies_of(parent: int) -> list[int]:
-    """Pids in state Z whose parent is ``parent``."""
-    found = []
+def process_stats() -> Iterator[tuple[int, str, str, int]]:
+    """(pid, comm, state, parent pid) of every process /proc shows, skipping ones that vanish."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -16,10 +15,14 @@ def zombies_of(parent: int) -> list[int]:
                 stat = handle.read()
         except OSError:
             continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] == "Z" and int(fields[1]) == parent:
-            found.append(int(entry))
-    return found
+        yield int(entry), comm, fields[0], int(fields[1])
+
+
+def zombies_of(parent: int) -> list[int]:
+    """Pids in state Z whose parent is ``parent``."""
+    return [pid for pid, _, state, ppid in process_stats() if state == "Z" and ppid == parent]
 
 
 def children_of(parent: int) -> list[int]:

@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.testing.procs import process_stats
+
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO / ".venv" / "bin"
 DOCKERLAUNCH = VENV_BIN / "dockerlaunch"
@@ -193,14 +195,10 @@ def zombies_in_namespace(pid: int) -> list[str]:
     """'pid (comm)' of every zombie in the PID namespace of ``pid`` (host pids)."""
     namespace = _pid_namespace(pid)
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for other, comm, state, _ in process_stats():
         try:
-            with open(f"/proc/{entry}/stat") as handle:
-                stat = handle.read()
-            if stat[stat.rindex(")") + 2] == "Z" and _pid_namespace(entry) == namespace:
-                found.append(f"{entry} {stat[stat.index('(') : stat.rindex(')') + 1]}")
-        except (OSError, ValueError):
+            if state == "Z" and _pid_namespace(other) == namespace:
+                found.append(f"{other} ({comm})")
+        except OSError:
             continue
     return found
