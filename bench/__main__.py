@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench import machine
 from bench.session import Session
-from bench.table import BenchError, Figure, Results, render_markdown, render_text, to_json
+from bench.table import BenchError, Figure, Results, from_json, render_markdown, render_text, to_json
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -65,6 +65,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--update-readme", action="store_true", help=f"replace the README's Performance block ({BEGIN} ... {END})"
+    )
+    parser.add_argument(
+        "--from-results",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: render a saved latest.json again (with --update-readme, --output)",
     )
     parser.add_argument("--keep-work", action="store_true", help="keep the temporary work directory")
     args = parser.parse_args(argv)
@@ -116,14 +122,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     names = [name for name in (args.only or FIGURES) if name not in args.skip]
     complete = names == list(FIGURES) and not args.quick
-    context: dict[str, object] = {"machine": machine.describe(), "quick": args.quick, "figures_run": names}
-    session = Session(quick=args.quick, image=args.image, keep_work=args.keep_work)
-    try:
-        results = run_figures(session, names)
-    finally:
-        session.close()
-        if args.keep_work:
-            session.log(f"work directory kept: {session.work}")
+    if args.from_results:
+        doc = json.loads(args.from_results.read_text())
+        context = {key: doc[key] for key in ("machine", "quick", "figures_run")}
+        results, args.quick = from_json(doc), bool(doc["quick"])
+        complete = False
+    else:
+        context = {"machine": machine.describe(), "quick": args.quick, "figures_run": names}
+        session = Session(quick=args.quick, image=args.image, keep_work=args.keep_work)
+        try:
+            results = run_figures(session, names)
+        finally:
+            session.close()
+            if args.keep_work:
+                session.log(f"work directory kept: {session.work}")
     markdown = render_markdown(results, preamble(context, args.quick))
     print(render_text(results))
     output = args.output or (RESULTS if complete else None)
@@ -131,12 +143,16 @@ def main(argv: list[str] | None = None) -> int:
         output.mkdir(parents=True, exist_ok=True)
         (output / "latest.json").write_text(json.dumps(to_json(results, **context), indent=1) + "\n")
         (output / "latest.md").write_text(markdown)
-        session.log(f"wrote {output / 'latest.json'} and {output / 'latest.md'}")
+        print(f"bench: wrote {output / 'latest.json'} and {output / 'latest.md'}", file=sys.stderr)
     if args.update_readme:
-        where = "[bench/results/latest.md](bench/results/latest.md)" if output == RESULTS else "latest.md of the run"
+        saved = output / "latest.md" if output else args.from_results.with_suffix(".md") if args.from_results else None
+        where = "not saved (no --output)"
+        if saved is not None and saved.resolve().is_relative_to(ROOT):
+            link = saved.resolve().relative_to(ROOT)
+            where = f"[{link}]({link})"
         epilogue = f"Where the time goes, sizes per component and every run: {where}."
         update_readme(render_markdown(results, preamble(context, args.quick), details=False, epilogue=epilogue))
-        session.log(f"updated the Performance block of {README}")
+        print(f"bench: updated the Performance block of {README}", file=sys.stderr)
     return 1 if any(f.status == "failed" for f in results.figures) else 0
 
 

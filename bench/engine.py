@@ -7,6 +7,7 @@ Every container and volume is named ``dfs-bench-<random>`` and removed (``rm -f 
 from __future__ import annotations
 
 import datetime
+import itertools
 import os
 import re
 import socket
@@ -192,3 +193,20 @@ def dockerd_milestones(log: str) -> dict[str, float]:
         when = datetime.datetime.fromisoformat(match.group(1) + "+00:00").timestamp()
         found.setdefault(match.group(3), when + float(match.group(2) or 0))
     return found
+
+
+# One line of dockerd's text log: time="...Z" level=... msg="..." (quotes in msg escaped).
+DOCKERD_LINE = re.compile(
+    r'^time="(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z" level=\w+ msg="((?:[^"\\]|\\.)*)"', re.MULTILINE
+)
+
+
+def dockerd_pauses(log: str, at_least: float = 0.5) -> list[tuple[float, str]]:
+    """Gaps of ``at_least`` seconds between consecutive dockerd log lines, longest first, each
+    with the message logged just before it (what dockerd was waiting after)."""
+    lines = [
+        (datetime.datetime.fromisoformat(m.group(1) + "+00:00").timestamp() + float(m.group(2) or 0), m.group(3))
+        for m in DOCKERD_LINE.finditer(log)
+    ]
+    gaps = [(later[0] - earlier[0], earlier[1]) for earlier, later in itertools.pairwise(lines)]
+    return sorted((gap for gap in gaps if gap[0] >= at_least), key=lambda gap: -gap[0])

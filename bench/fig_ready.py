@@ -11,6 +11,7 @@ brings the binaries into the page cache.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -42,6 +43,7 @@ class Start:
     versioned: float  # ``docker exec ... docker version`` returned
     dockerd_started: float  # dockerd's "Starting up" log line
     dockerd_listening: float  # dockerd's "API listen on" log line
+    pauses: list[tuple[float, str]]  # dockerd's waits of 0.5 s or more between log lines, and the line before
 
 
 def one_start(image: str, variant: str) -> Start:
@@ -51,7 +53,8 @@ def one_start(image: str, variant: str) -> Start:
         answered = engine.wait_for_api(container)
         container.exec("docker", "version", "--format", "{{.Server.Version}}", timeout=60)
         versioned = time.monotonic()
-        milestones = engine.dockerd_milestones(container.logs())
+        log = container.logs()
+        milestones = engine.dockerd_milestones(log)
     if len(milestones) < 2:
         raise BenchError(f"no 'Starting up' and 'API listen on' lines in the {variant} daemon's log")
     return Start(
@@ -59,6 +62,7 @@ def one_start(image: str, variant: str) -> Start:
         versioned=versioned - started,
         dockerd_started=milestones["Starting up"] - started_wall,
         dockerd_listening=milestones["API listen on"] - started_wall,
+        pauses=engine.dockerd_pauses(log),
     )
 
 
@@ -100,6 +104,7 @@ def measure(session: Session) -> Results:
             f"until dockerd's first log line {before_ms:+.0f} ms"
             + (f" (the launcher measures {format_value(launcher, 'ms')})" if launcher else "")
             + f", dockerd's own start {own_ms:+.0f} ms"
+            + _pause_text(starts[variant], starts[BASELINE])
         )
         results.figures.append(figure)
     results.figures[0].note = (
@@ -114,10 +119,28 @@ def measure(session: Session) -> Results:
             format_value(phase(variant, own), "s"),
             format_value(phase(variant, lambda start: start.answered), "s"),
             format_value(phase(variant, lambda start: start.versioned), "s"),
+            _pause_text(starts[variant]).removeprefix("; "),
         ]
         for variant in VARIANTS
     ]
     columns = ["variant", "docker run -d to dockerd's first log line", "dockerd's own start (its log)",
-               "API answers", "docker exec ... docker version done"]  # fmt: skip
+               "API answers", "docker exec ... docker version done", "dockerd's pauses of 0.5 s or more"]  # fmt: skip
     results.details.append(Detail("Ready: where the time goes (medians)", columns, rows))
     return results
+
+
+def _pause_text(starts: list[Start], baseline: list[Start] | None = None) -> str:
+    """``; dockerd waits 1.0 s after '...'``: the pauses of the last start that the baseline has not."""
+    known = {_shape(message) for start in baseline or [] for _, message in start.pauses}
+    pauses = [(seconds, message) for seconds, message in starts[-1].pauses if _shape(message) not in known]
+    shown = [f"{format_value(seconds, 's')} after '{_cut(message)}'" for seconds, message in pauses]
+    return f"; dockerd waits {' and '.join(shown)}" if shown else ""
+
+
+def _shape(message: str) -> str:
+    """A log message without its numbers (``booted in 0.031824s``), to compare runs."""
+    return re.sub(r"[0-9.]+", "N", message)
+
+
+def _cut(message: str, width: int = 90) -> str:
+    return message if len(message) <= width else message[: width - 1] + "…"

@@ -147,7 +147,7 @@ def format_value(value: float | None, unit: str) -> str:
 def format_ratio(ratio: float | None) -> str:
     if ratio is None:
         return "-"
-    return f"{ratio:.3f}" if ratio < 0.1 else f"{ratio:.2f}"
+    return f"{ratio:.3f}" if ratio < 10 else f"{ratio:.1f}"
 
 
 def status_text(figure: Figure) -> str:
@@ -223,3 +223,17 @@ def to_json(results: Results, **context: Any) -> dict[str, Any]:
         "figures": [f.to_json() for f in results.figures],
         "details": [asdict(d) for d in results.details],
     }
+
+
+def from_json(doc: dict[str, Any]) -> Results:
+    """Results back from ``to_json`` (to render a saved run again)."""
+    fields = {"key", "title", "unit", "runs", "baseline_title", "baseline_runs", "holds_back", "note", "error"}
+    figures = []
+    for item in doc["figures"]:
+        target = item.get("target")
+        figure = Figure(**{name: value for name, value in item.items() if name in fields})
+        if target:
+            figure.target = Target(target["on"], target["limit"], target["at_most"])
+        figures.append(figure)
+    details = [Detail(d["title"], d["columns"], d["rows"]) for d in doc["details"]]
+    return Results(figures, details)

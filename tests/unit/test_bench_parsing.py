@@ -1,7 +1,7 @@
 """The benchmark's readers of launcher, importtime and dockerd output (what the figures come from)."""
 
 import pytest
-from bench.engine import dockerd_milestones
+from bench.engine import dockerd_milestones, dockerd_pauses
 from bench.fig_launcher import import_times, stamps_ms, step_times
 from bench.table import BenchError
 
@@ -59,3 +59,18 @@ def test_bench_dockerd_milestones_from_text_and_terminal_logs() -> None:
     found = dockerd_milestones(terminal)
     assert found["API listen on"] - found["Starting up"] == pytest.approx(10.75)
     assert dockerd_milestones("no daemon here") == {}
+
+
+def test_bench_dockerd_pauses_name_the_line_before_each() -> None:
+    """Long gaps in dockerd's log should come longest first, each with the message logged just before it."""
+    log = (
+        'time="2026-11-28T07:02:31.400000000Z" level=info msg="containerd successfully booted in 0.03s"\n'
+        'time="2026-11-28T07:02:32.472846659Z" level=warning msg="a \\"hard\\" failure" host="tcp://0.0.0.0:2375"\n'
+        "dockerlaunch: info: not dockerd's\n"
+        'time="2026-11-28T07:02:33.474292172Z" level=info msg="could not change group"\n'
+        'time="2026-11-28T07:02:33.574292172Z" level=info msg="containerd not running"\n'
+    )
+    pauses = dockerd_pauses(log)
+    assert [message for _, message in pauses] == ['containerd successfully booted in 0.03s', 'a \\"hard\\" failure']
+    assert pauses[1][0] == pytest.approx(1.0014, abs=1e-3)
+    assert dockerd_pauses("") == []

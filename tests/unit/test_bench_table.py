@@ -12,6 +12,7 @@ from bench.table import (
     Target,
     format_ratio,
     format_value,
+    from_json,
     render_markdown,
     render_text,
     to_json,
@@ -94,9 +95,10 @@ def test_bench_format_value(value: float | None, unit: str, text: str) -> None:
 
 
 def test_bench_format_ratio_keeps_small_ratios_readable() -> None:
-    """Ratios under 0.1 should keep three decimals, others two; none prints as a dash."""
+    """Ratios should keep three decimals (1.102 against 1.10 must not print as 1.10), big ones one."""
     assert format_ratio(0.0186) == "0.019"
-    assert format_ratio(1.2361) == "1.24"
+    assert format_ratio(1.1016) == "1.102"
+    assert format_ratio(12.34) == "12.3"
     assert format_ratio(None) == "-"
 
 
@@ -106,7 +108,7 @@ def test_bench_markdown_shows_missed_target_with_reason() -> None:
     markdown = render_markdown(results, "Measured on a machine.")
     row = next(line for line in markdown.splitlines() if line.startswith("| Launcher"))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
-    assert cells == ["Launcher", "145.0 ms (median of 2)", "15.0 ms (python3 -IS)", "9.67", "<= 40.0 ms",
+    assert cells == ["Launcher", "145.0 ms (median of 2)", "15.0 ms (python3 -IS)", "9.667", "<= 40.0 ms",
                      "MISSED: TLS 60 ms"]  # fmt: skip
     assert markdown.startswith("Measured on a machine.")
     assert "| tls | 60 |" in markdown
@@ -146,3 +148,13 @@ def test_bench_readme_update_replaces_only_the_marked_block(tmp_path: Path) -> N
     assert text.startswith("# Title\n\n## Performance\n\n")
     assert text.endswith(f"| new | table |\n{END}\n\n## Next\n")
     assert "old table" not in text
+
+
+def test_bench_saved_results_render_the_same() -> None:
+    """A run saved as JSON should render to the same Markdown when loaded again."""
+    zombies = Figure(key="reaping.z", title="Zombies", unit="count", runs=[0.0], baseline_runs=[10000.0],
+                     target=Target("value", 0))  # fmt: skip
+    results = Results([launcher_figure([140.0, 150.0], [15.0]), zombies], [Detail("Parts", ["a", "b"], [["x", "1"]])])
+    loaded = from_json(json.loads(json.dumps(to_json(results, quick=True))))
+    assert render_markdown(loaded) == render_markdown(results)
+    assert [f.status for f in loaded.figures] == ["missed", "met"]
