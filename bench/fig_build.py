@@ -45,11 +45,12 @@ def measure(session: Session) -> Results:
     )
     results.figures.append(figure)
     digests = {b.report["layer_digest"] for b in builds.values()}
+    plural = "builds" if len(builds) != 1 else "build"
     image_ids = {b.report["image_id"] for b in builds.values()}
     results.figures.append(
         Figure(
             key="build.reproducible",
-            title=f"Distinct layer digests across {len(builds)} builds ({', '.join(builds)})",
+            title=f"Distinct layer digests across {len(builds)} {plural} ({', '.join(builds)})",
             unit="count",
             runs=[float(len(digests))],
             target=Target("value", 1),
