@@ -17,8 +17,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.testing.procs import process_stats
-
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO / ".venv" / "bin"
 DOCKERLAUNCH = VENV_BIN / "dockerlaunch"
@@ -193,6 +191,9 @@ def _pid_namespace(pid: int | str) -> str:
 
 def zombies_in_namespace(pid: int) -> list[str]:
     """'pid (comm)' of every zombie in the PID namespace of ``pid`` (host pids)."""
+    # Imported here: this file also runs as a script inside namespaces, without tests/ on sys.path.
+    from tests.testing.procs import process_stats
+
     namespace = _pid_namespace(pid)
     found = []
     for other, comm, state, _ in process_stats():
