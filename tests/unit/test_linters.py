@@ -19,3 +19,9 @@ def test_mypy_strict_passes() -> None:
     """mypy --strict (pyproject.toml) should pass on the package."""
     result = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict_passes_on_the_benchmarks() -> None:
+    """mypy --strict should pass on bench/ too, so the benchmarks cannot rot unseen."""
+    result = subprocess.run([sys.executable, "-m", "mypy", "--strict", "bench"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
