@@ -23,5 +23,6 @@ def test_mypy_strict_passes() -> None:
 
 def test_mypy_strict_passes_on_the_benchmarks() -> None:
     """mypy --strict should pass on bench/ too, so the benchmarks cannot rot unseen."""
-    result = subprocess.run([sys.executable, "-m", "mypy", "--strict", "bench"], cwd=ROOT, capture_output=True, text=True)
+    command = [sys.executable, "-m", "mypy", "--strict", "bench"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
