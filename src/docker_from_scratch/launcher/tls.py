@@ -42,7 +42,7 @@ from docker_from_scratch.launcher.run import run
 
 TYPE_CHECKING = False  # typing and dataclasses cost ~20 ms to import here: annotations only
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from typing import Literal
 
     CaState = Literal["created", "kept", "renewed", "user-managed"]
@@ -363,6 +363,27 @@ def _ensure_ca(tool: _Tool, ca_dir: str) -> CaState:
     return state
 
 
+def _in_parallel(*jobs: Callable[[], None]) -> None:
+    """Run ``jobs`` in threads (each waits on its own openssl); re-raise the first failure."""
+    import threading
+
+    failures: list[BaseException] = []
+
+    def guarded(job: Callable[[], None]) -> None:
+        try:
+            job()
+        except BaseException as exc:  # handed to the caller's thread below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
 def _makedirs(*paths: str) -> None:
     for path in paths:
         os.makedirs(path, mode=0o755, exist_ok=True)
@@ -415,24 +436,30 @@ def ensure_certificates(
     sans = server_sans(root, tls_san, hostname)
     _makedirs(ca_dir, server_dir, client_dir)
     state = _ensure_ca(tool, ca_dir)
-    _issue(
-        tool, server_dir,
-        subject=SERVER_SUBJECT,
-        extensions=("basicConstraints=critical,CA:FALSE", "extendedKeyUsage=serverAuth",
-                    "subjectAltName=" + ",".join(sans)),
-        ca_dir=ca_dir, key_mode=0o600,
-    )  # fmt: skip
-    _issue(
-        tool, client_dir,
-        subject=CLIENT_SUBJECT,
-        extensions=("basicConstraints=critical,CA:FALSE", "extendedKeyUsage=clientAuth"),
-        ca_dir=ca_dir, key_mode=0o644,
+    # The two leaves do not depend on each other: one openssl run each, side by side,
+    # halves the wait at every start (each run is ~10-20 ms, mostly process start-up).
+    _in_parallel(
+        lambda: _issue(
+            tool, server_dir,
+            subject=SERVER_SUBJECT,
+            extensions=("basicConstraints=critical,CA:FALSE", "extendedKeyUsage=serverAuth",
+                        "subjectAltName=" + ",".join(sans)),
+            ca_dir=ca_dir, key_mode=0o600,
+        ),
+        lambda: _issue(
+            tool, client_dir,
+            subject=CLIENT_SUBJECT,
+            extensions=("basicConstraints=critical,CA:FALSE", "extendedKeyUsage=clientAuth"),
+            ca_dir=ca_dir, key_mode=0o644,
+        ),
     )  # fmt: skip
     for directory in (server_dir, client_dir):
         _copy_ca(ca_cert, directory)
-    # Catches a ca/key.pem that does not belong to ca/cert.pem (both kept from a volume).
-    _verify(
-        tool, ca_cert, (server_cert, os.path.join(client_dir, "cert.pem")),
-        hint="ca/key.pem and ca/cert.pem must be a pair: remove both to have a new CA made",
-    )  # fmt: skip
+    if state == "kept":
+        # Catches a ca/key.pem that does not belong to ca/cert.pem (both kept from a
+        # volume); a CA made or renewed just now signed the leaves itself.
+        _verify(
+            tool, ca_cert, (server_cert, os.path.join(client_dir, "cert.pem")),
+            hint="ca/key.pem and ca/cert.pem must be a pair: remove both to have a new CA made",
+        )  # fmt: skip
     return Outcome(state, tuple(sans))
