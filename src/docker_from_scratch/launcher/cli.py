@@ -15,6 +15,7 @@ from docker_from_scratch.launcher.errors import LaunchError
 
 TYPE_CHECKING = False  # typing costs ~8 ms to import; annotations need it only for mypy
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import NoReturn
 
 # Where docker:dind keeps its tini for the same job; our image ships it from Debian's tini.
@@ -74,8 +75,14 @@ def launch(options: args.LaunchOptions) -> NoReturn:
     from docker_from_scratch.launcher.preflight import check_requirements
 
     env = dict(os.environ)
+    env["PATH"] = files.extend_path(env.get("PATH", ""))
     with log.step("pre-flight checks"):
         check_requirements(options)
+    # The certificates need only the runtime's /proc (interface addresses) and nothing
+    # the steps make, and their openssl runs are mostly waiting: made beside the steps
+    # (after the pre-flight, so a refused start writes nothing) they hide most of their
+    # ~25 ms (bench/).
+    certificates = start_certificates(options, env)
     with ExitStack() as undo:
         with log.step("API file systems"):
             mounts.mount_api_filesystems()
@@ -89,19 +96,12 @@ def launch(options: args.LaunchOptions) -> NoReturn:
                 config_file=options.config_file,
                 programs=(options.dockerd, *files.DIST_PROGRAMS),
             )
-            env["PATH"] = files.extend_path(env.get("PATH", ""))
         with log.step("kernel modules"):
             kmod.load_modules()
         with log.step("networking"):
             network.enable_ip_forwarding()
             if options.bridge and options.bridge_address:
                 undo.enter_context(network.bridge(options.bridge, options.bridge_address, options.mtu))
-        if options.tls_certdir is not None:
-            with log.step(f"TLS certificates in {options.tls_certdir}"):
-                from docker_from_scratch.launcher import tls
-
-                outcome = tls.ensure_certificates(options.tls_certdir, tls_san=options.tls_san, env=env)
-                log.debug(outcome.describe())
         if options.iptables:
             with log.step("iptables"):
                 env["PATH"] = iptables.choose(env)
@@ -109,8 +109,50 @@ def launch(options: args.LaunchOptions) -> NoReturn:
             log.debug("iptables: skipped (--iptables=false)")
         with log.step("ulimits"):
             limits.raise_nofile(options.nofile)
+        if certificates is not None:
+            with log.step(f"TLS certificates in {options.tls_certdir} (waiting)"):
+                certificates.join()
         undo.pop_all()  # everything is in place: keep it for dockerd
     start_dockerd(options, env)
+
+
+class Background:
+    """A function run in a thread; ``join`` waits and re-raises what it raised."""
+
+    def __init__(self, function: Callable[[], None]) -> None:
+        import threading
+
+        self._error: BaseException | None = None
+        self._function = function
+        # Not a daemon thread: a launcher that stops on a later error still lets the
+        # certificates finish writing (no half-written files on the volume).
+        self._thread = threading.Thread(target=self._run)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._function()
+        except BaseException as exc:  # handed to the launcher's main thread in join()
+            self._error = exc
+
+    def join(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+def start_certificates(options: args.LaunchOptions, env: dict[str, str]) -> Background | None:
+    """Make or verify docker:dind's TLS certificates in a thread (None: TLS is off)."""
+    certdir = options.tls_certdir
+    if certdir is None:
+        return None
+    from docker_from_scratch.launcher import tls
+
+    def make() -> None:
+        outcome = tls.ensure_certificates(certdir, tls_san=options.tls_san, env=dict(env))
+        log.debug(f"TLS certificates in {certdir}: {outcome.describe()}")
+
+    return Background(make)
 
 
 def want_reaper(options: args.LaunchOptions) -> bool:

@@ -6,13 +6,18 @@ another distribution (`ADD files.tar /`) brings only /usr/etc and leaves that
 distribution's /etc alone; what it lacks is copied in here.
 """
 
+from __future__ import annotations
+
 import errno
 import os
 import stat
-from collections.abc import Iterable, Sequence
 
 from docker_from_scratch.launcher import log
 from docker_from_scratch.launcher.errors import LaunchError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 DEFAULT_DATA_ROOT = "/var/lib/docker"
 DEFAULTS_SOURCE = "/usr/etc"

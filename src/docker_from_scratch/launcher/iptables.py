@@ -19,12 +19,17 @@ table, which says nothing about who uses legacy. iptables-legacy-save tells; whe
 missing, a listed table counts as in use, as in dind.
 """
 
+from __future__ import annotations
+
 import os
-from collections.abc import Mapping
-from typing import NamedTuple
 
 from docker_from_scratch.launcher import files, kmod, log
 from docker_from_scratch.launcher.errors import LaunchError
+from docker_from_scratch.requirements.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 LEGACY_DIR = "/run/docker-from-scratch/iptables-legacy"
 LEGACY_NAMES = ("iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore")
@@ -37,12 +42,15 @@ TABLE_NAME_FILES = (
 OVERRIDE = "DOCKER_IPTABLES_LEGACY"
 
 
-class Choice(NamedTuple):
+class Choice(Record):
     """The decision: mode ("nft", "legacy" or "skipped"), why, and dockerd's PATH."""
 
-    mode: str
-    reason: str
-    path: str
+    __slots__ = ("mode", "reason", "path")
+
+    def __init__(self, mode: str, reason: str, path: str) -> None:
+        self.mode = mode
+        self.reason = reason
+        self.path = path
 
 
 def parse_table_names(text: str) -> list[str]:
@@ -173,15 +181,12 @@ def choose_mode(env: Mapping[str, str] | None = None, root: str = "/", *, enable
     path = env["PATH"]
     if mode == "legacy":
         path = f"{link_legacy(root, env)}:{path}"
-    version = ""
+    # Like dind's `iptables --version`, users see which backend dockerd gets: the link
+    # dockerd will run names it (xtables-nft-multi or xtables-legacy-multi), without
+    # the cost of one more process.
     program = files.find_program("iptables", path)
-    if program is not None:
-        from docker_from_scratch.launcher import run
-
-        result = run.run([program, "--version"], env={**env, "PATH": path}, check=False)
-        version = (result.stdout or result.stderr).strip()
-    # Like dind's `iptables --version`: users see which backend dockerd gets.
-    log.info(f"iptables: {mode} ({version or 'no iptables on PATH'}; {reason})")
+    backend = os.path.basename(os.path.realpath(program)) if program else "no iptables on PATH"
+    log.info(f"iptables: {mode} ({backend}; {reason})")
     return Choice(mode, reason, path)
 
 

@@ -8,13 +8,18 @@ A module that cannot be loaded is a warning naming the feature it costs, not an 
 dockerd may not need that feature (a storage driver, legacy iptables).
 """
 
+from __future__ import annotations
+
 import contextlib
 import os
-from collections.abc import Sequence
-from typing import NamedTuple
 
 from docker_from_scratch.launcher import files, log
 from docker_from_scratch.launcher.errors import LaunchError
+from docker_from_scratch.requirements.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 # THE list of modules the launcher loads, with the feature each one carries.
 # (The doctor's requirement table may refer to it; keep one list.)
@@ -39,13 +44,16 @@ MODULES: tuple[tuple[str, str], ...] = (
 _SUFFIXES = (".ko", ".ko.xz", ".ko.zst", ".ko.gz")
 
 
-class ModuleStatus(NamedTuple):
+class ModuleStatus(Record):
     """What happened to one module: "built in", "loaded" (before), "loaded now", "missing"."""
 
-    name: str
-    feature: str
-    state: str
-    detail: str = ""
+    __slots__ = ("name", "feature", "state", "detail")
+
+    def __init__(self, name: str, feature: str, state: str, detail: str = "") -> None:
+        self.name = name
+        self.feature = feature
+        self.state = state
+        self.detail = detail
 
 
 def normalize(name: str) -> str:

@@ -9,11 +9,12 @@ Paths are joined under ``root`` so tests can run a step on a tmpfs in a private 
 namespace; kernel facts (/proc/filesystems, mountinfo) come from the caller's own /proc.
 """
 
+from __future__ import annotations
+
 import errno
 import itertools
 import os
 import stat
-from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
 from docker_from_scratch.launcher import files, log, syscalls
@@ -31,10 +32,15 @@ from docker_from_scratch.launcher.syscalls import (
 )
 from docker_from_scratch.requirements import mountinfo
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
 # Per-mount flags that show up in mountinfo's options column, to keep them on a remount.
 _STAGING_NUMBERS = itertools.count()
 # replace_tree's builder: mounts a new tree on the staging directory, registering undo.
-BuildTree = Callable[[str, ExitStack], None]
+if TYPE_CHECKING:
+    BuildTree = Callable[[str, ExitStack], None]
 _FLAG_OPTIONS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC}
 # devpts: a private instance (the default since Linux 4.7, explicit for older kernels),
 # /dev/ptmx usable by everybody, and terminals owned by group tty (gid 5) as on Debian.

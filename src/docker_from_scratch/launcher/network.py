@@ -6,13 +6,18 @@ goes through pyroute2 (not ``ip`` output parsing), imported only when a bridge i
 for: its import costs ~185 ms here, which a launch without a custom bridge never pays.
 """
 
-import ipaddress
+from __future__ import annotations
+
 import os
-from collections.abc import Iterator
 from contextlib import contextmanager
 
 from docker_from_scratch.launcher import log
 from docker_from_scratch.launcher.errors import LaunchError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ipaddress
+    from collections.abc import Iterator
 
 IP_FORWARD = "proc/sys/net/ipv4/ip_forward"
 

@@ -6,11 +6,16 @@ exists the launcher execs it instead: it stays resident at ~1 MB, a sleeping CPy
 ~12.5 MB (measured on these machines).
 """
 
+from __future__ import annotations
+
 import os
 import signal
-from collections.abc import Callable, Sequence
 
 from docker_from_scratch.launcher import log, syscalls
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 FORWARDED = (
     signal.SIGTERM,

@@ -24,6 +24,7 @@ from functools import lru_cache
 
 from docker_from_scratch.requirements import mountinfo
 from docker_from_scratch.requirements.mountinfo import Mount
+from docker_from_scratch.requirements.record import Record
 from docker_from_scratch.requirements.table import REQUIREMENTS, Requirement
 
 TYPE_CHECKING = False  # plain classes and no typing at run time: see table.py
@@ -31,26 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
 
-class _Record:
-    """Value semantics for the small result classes below (equality, hash, repr)."""
-
-    __slots__: tuple[str, ...] = ()
-
-    def _key(self) -> tuple[object, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and isinstance(other, _Record) and self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
-        return f"{type(self).__name__}({fields})"
-
-
-class Result(_Record):
+class Result(Record):
     """What one probe found: ``detail`` says what was seen, ``hint`` how to fix it."""
 
     __slots__ = ("ok", "detail", "hint")
@@ -61,7 +43,7 @@ class Result(_Record):
         self.hint = hint
 
 
-class Finding(_Record):
+class Finding(Record):
     """A row and its result, worded for the launcher's error or warning."""
 
     __slots__ = ("requirement", "result")
@@ -276,7 +258,7 @@ def _listed_in(data: bytes | None, name: str) -> bool:
     return False
 
 
-class ModuleState(_Record):
+class ModuleState(Record):
     __slots__ = ("state", "evidence")
 
     def __init__(self, state: str, evidence: str) -> None:
@@ -467,7 +449,7 @@ def probe_modules_dir(row: Requirement, root: str = "/") -> Result:
     return Result(False, f"no {moddir}; not loaded: {', '.join(pending)}", row.fix)
 
 
-class CgroupLayout(_Record):
+class CgroupLayout(Record):
     """How cgroups are mounted here: version and the controllers each version offers."""
 
     __slots__ = ("version", "mounts", "v1_controllers", "v2_controllers")

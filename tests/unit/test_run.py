@@ -1,0 +1,72 @@
+"""The launcher's one door for subprocesses (posix_spawn, pipes, timeout)."""
+
+import os
+import sys
+import time
+
+import pytest
+
+from docker_from_scratch.launcher.errors import LaunchError
+from docker_from_scratch.launcher.run import describe_status, run
+
+PY = sys.executable
+
+
+def test_run_captures_stdout_and_stderr_apart() -> None:
+    """stdout and stderr should come back separately, decoded."""
+    result = run([PY, "-c", "import sys; print('out'); print('err', file=sys.stderr)"])
+    assert (result.returncode, result.stdout, result.stderr) == (0, "out\n", "err\n")
+
+
+def test_run_large_output_on_both_pipes_does_not_deadlock() -> None:
+    """Megabytes on stdout and stderr at once should be read fully, without a deadlock."""
+    code = "import sys; sys.stdout.write('o' * 2_000_000); sys.stderr.write('e' * 2_000_000)"
+    result = run([PY, "-c", code], timeout=30)
+    assert len(result.stdout) == 2_000_000 and len(result.stderr) == 2_000_000
+
+
+def test_run_failure_raises_with_the_last_stderr_line() -> None:
+    """A non-zero exit with check should raise LaunchError naming the status and stderr."""
+    with pytest.raises(LaunchError, match=r"exit status 3: second"):
+        run([PY, "-c", "import sys; print('first\\nsecond', file=sys.stderr); sys.exit(3)"])
+
+
+def test_run_without_check_returns_the_status() -> None:
+    """check=False should hand back a failed status instead of raising."""
+    assert run([PY, "-c", "raise SystemExit(5)"], check=False).returncode == 5
+
+
+def test_run_killed_child_reports_the_signal() -> None:
+    """A child killed by a signal should give -N and be described by the signal's name."""
+    result = run([PY, "-c", "import os; os.kill(os.getpid(), 9)"], check=False)
+    assert result.returncode == -9
+    assert describe_status(result.returncode) == "killed by SIGKILL"
+
+
+def test_run_stdin_is_dev_null() -> None:
+    """The child should read end-of-file at once, never the launcher's terminal."""
+    assert run([PY, "-c", "import sys; print(repr(sys.stdin.read()))"]).stdout.strip() == "''"
+
+
+def test_run_uses_the_path_of_the_given_environment(tmp_path: os.PathLike[str]) -> None:
+    """A bare program name should be found on env's PATH, not the launcher's own."""
+    program = os.path.join(tmp_path, "only-here")
+    with open(program, "w") as handle:
+        handle.write("#!/bin/sh\necho found\n")
+    os.chmod(program, 0o755)
+    assert run(["only-here"], env={"PATH": os.fspath(tmp_path)}).stdout == "found\n"
+
+
+def test_run_missing_program_names_the_fix() -> None:
+    """A program that is on no PATH directory should fail in one line with a hint."""
+    with pytest.raises(LaunchError, match="not found") as info:
+        run(["no-such-program-here"], env={"PATH": "/nonexistent"})
+    assert info.value.hint == "install it or fix PATH"
+
+
+def test_run_timeout_kills_the_child() -> None:
+    """A program that outlives the timeout should be killed and reported, promptly."""
+    start = time.monotonic()
+    with pytest.raises(LaunchError, match=r"did not finish within 0\.5 s"):
+        run([PY, "-c", "import time; time.sleep(30)"], timeout=0.5)
+    assert time.monotonic() - start < 10
