@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from docker_from_scratch.launcher import args, log
+from docker_from_scratch.launcher import args, log, run
 from docker_from_scratch.launcher.errors import LaunchError
 
 TYPE_CHECKING = False  # typing costs ~8 ms to import; annotations need it only for mypy
@@ -162,14 +162,6 @@ def want_reaper(options: args.LaunchOptions) -> bool:
     return options.reap
 
 
-def find_program(name: str, env: dict[str, str]) -> str | None:
-    for directory in env.get("PATH", "").split(":"):
-        candidate = os.path.join(directory, name)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
 def redirect_output(log_file: str) -> None:
     """Append dockerd's stdout and stderr to ``log_file``, like the seed's LogFile."""
     os.makedirs(os.path.dirname(log_file) or ".", exist_ok=True)
@@ -198,7 +190,7 @@ def start_dockerd(options: args.LaunchOptions, env: dict[str, str]) -> NoReturn:
     if options.stop_grace is not None:
         supervise_with_stop_grace(argv, env, options.stop_grace, options.socket_path)
     if want_reaper(options):
-        init = find_program(DOCKER_INIT, env)
+        init = run.find_program(DOCKER_INIT, env.get("PATH", ""))
         if init is not None:
             # -s: be a subreaper when not PID 1 (--pid=host); no -g, so SIGTERM reaches
             # dockerd alone and dockerd stops its containers before containerd goes.

@@ -50,7 +50,17 @@ DIST_PROGRAMS = ("dockerd", "docker", "containerd", "runc", "iptables", "modprob
 
 
 def path_under(root: str, path: str) -> str:
+    """``path`` (absolute, as seen from inside) joined under ``root`` (tests use a tmpfs root)."""
     return os.path.normpath(os.path.join(root, path.lstrip("/")))
+
+
+def read_text(path: str) -> str:
+    """The file's text, or "" when it cannot be read (optional /proc and /etc files)."""
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except OSError:
+        return ""
 
 
 def _fail(action: str, path: str, exc: OSError) -> LaunchError:
@@ -302,15 +312,6 @@ def link_dist_fallbacks(programs: Iterable[str], search_path: str, root: str = "
                 made.append(candidate)
                 break
     return made
-
-
-def find_program(name: str, search_path: str) -> str | None:
-    """The first executable ``name`` on ``search_path`` (shutil.which without its import cost)."""
-    for directory in search_path.split(":"):
-        candidate = os.path.join(directory or ".", name)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None
 
 
 def extend_path(path: str) -> str:

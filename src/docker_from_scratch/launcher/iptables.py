@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 
-from docker_from_scratch.launcher import files, kmod, log
+from docker_from_scratch.launcher import files, kmod, log, run
 from docker_from_scratch.launcher.errors import LaunchError
 from docker_from_scratch.requirements.record import Record
 
@@ -92,10 +92,9 @@ def legacy_in_use(root: str, env: Mapping[str, str]) -> str | None:
         if names_file not in tables:
             continue
         listed = ",".join(tables[names_file])
-        binary = files.find_program(save, env.get("PATH", "")) if save else None
+        binary = run.find_program(save, env.get("PATH", "")) if save else None
         if binary is None:
             return f"legacy tables {listed} exist ({names_file})"
-        from docker_from_scratch.launcher import run
 
         result = run.run([binary], env=env, check=False)
         if result.returncode != 0:
@@ -107,11 +106,9 @@ def legacy_in_use(root: str, env: Mapping[str, str]) -> str | None:
 
 
 def _works(binary: str, env: Mapping[str, str]) -> bool:
-    program = files.find_program(binary, env.get("PATH", ""))
+    program = run.find_program(binary, env.get("PATH", ""))
     if program is None:
         return False
-    from docker_from_scratch.launcher import run
-
     try:
         return run.run([program, "-nL"], env=env, check=False).returncode == 0
     except LaunchError:
@@ -130,7 +127,7 @@ def link_legacy(root: str, env: Mapping[str, str]) -> str:
         os.makedirs(directory, mode=0o755)
     for name in LEGACY_NAMES:
         legacy = name.replace("tables", "tables-legacy", 1)  # iptables-save -> iptables-legacy-save
-        target = files.find_program(legacy, env.get("PATH", ""))
+        target = run.find_program(legacy, env.get("PATH", ""))
         link = os.path.join(directory, name)
         if target is None:
             if name == "iptables":
@@ -184,7 +181,7 @@ def choose_mode(env: Mapping[str, str] | None = None, root: str = "/", *, enable
     # Like dind's `iptables --version`, users see which backend dockerd gets: the link
     # dockerd will run names it (xtables-nft-multi or xtables-legacy-multi), without
     # the cost of one more process.
-    program = files.find_program("iptables", path)
+    program = run.find_program("iptables", path)
     backend = os.path.basename(os.path.realpath(program)) if program else "no iptables on PATH"
     log.info(f"iptables: {mode} ({backend}; {reason})")
     return Choice(mode, reason, path)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-from docker_from_scratch.launcher import files, log
+from docker_from_scratch.launcher import files, log, run
 from docker_from_scratch.launcher.errors import LaunchError
 from docker_from_scratch.requirements.record import Record
 
@@ -80,24 +80,12 @@ def parse_proc_modules(text: str) -> set[str]:
     return {normalize(line.split()[0]) for line in text.splitlines() if line.strip()}
 
 
-def _read(path: str) -> str:
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except OSError:
-        return ""
-
-
-def path_under(root: str, path: str) -> str:
-    return os.path.normpath(os.path.join(root, path.lstrip("/")))
-
-
 def present_modules(root: str, release: str) -> tuple[set[str], set[str]]:
     """(built in, loaded) module names, from modules.builtin, /proc/modules and /sys/module."""
-    builtin = parse_modules_builtin(_read(path_under(root, f"/lib/modules/{release}/modules.builtin")))
-    loaded = parse_proc_modules(_read(path_under(root, "/proc/modules")))
+    builtin = parse_modules_builtin(files.read_text(files.path_under(root, f"/lib/modules/{release}/modules.builtin")))
+    loaded = parse_proc_modules(files.read_text(files.path_under(root, "/proc/modules")))
     with contextlib.suppress(OSError):
-        loaded |= {normalize(name) for name in os.listdir(path_under(root, "/sys/module"))}
+        loaded |= {normalize(name) for name in os.listdir(files.path_under(root, "/sys/module"))}
     return builtin, loaded
 
 
@@ -113,7 +101,7 @@ def load_modules(
     Returns one status per module ([] when the kernel has no /lib/modules tree here).
     """
     release = release or os.uname().release
-    directory = path_under(root, f"/lib/modules/{release}")
+    directory = files.path_under(root, f"/lib/modules/{release}")
     if not os.path.isdir(directory):
         log.debug(f"{directory}: missing, no modules to load (the kernel's built-ins decide)")
         return []
@@ -131,7 +119,7 @@ def load_modules(
         log.debug(f"kernel modules: all {len(modules)} built in or loaded, skipped")
         return statuses
     search = search_path if search_path is not None else os.environ.get("PATH", "")
-    modprobe = files.find_program("modprobe", files.extend_path(search))
+    modprobe = run.find_program("modprobe", files.extend_path(search))
     for name, feature in missing:
         statuses.append(_modprobe(modprobe, name, feature, root, release))
     return statuses
@@ -142,7 +130,6 @@ def _modprobe(modprobe: str | None, name: str, feature: str, root: str, release:
         log.warn(f"kernel module {name} is not loaded and there is no modprobe: {feature} may not work")
         return ModuleStatus(name, feature, "missing", "no modprobe")
     # -d/-S only where they differ from the defaults: busybox's modprobe knows neither.
-    from docker_from_scratch.launcher import run  # subprocess: only when something is missing
 
     argv = [modprobe, *(["-d", root] if root != "/" else [])]
     argv += [*(["-S", release] if release != os.uname().release else []), name]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import os
 
-from docker_from_scratch.launcher import log
+from docker_from_scratch.launcher import files, log
 from docker_from_scratch.launcher.errors import LaunchError, UsageError
 
 TYPE_CHECKING = False
@@ -59,19 +59,15 @@ def check_requirements(options: LaunchOptions, root: str = "/") -> None:
 # --- inputs the arguments name: files and the data root ---------------------------------
 
 
-def _under(root: str, path: str) -> str:
-    return os.path.normpath(os.path.join(root, path.lstrip("/")))
-
-
 def check_inputs(options: LaunchOptions, root: str = "/") -> None:
     """What dockerd would stumble on later, after the launcher mounted everything: the
     daemon config, the data root's file system, the log file and DOCKER_TLS_SAN."""
     if options.config_file is not None:
         check_daemon_config(options.config_file, root)
-    elif os.path.lexists(_under(root, DEFAULT_DAEMON_CONFIG)):
+    elif os.path.lexists(files.path_under(root, DEFAULT_DAEMON_CONFIG)):
         check_daemon_config(DEFAULT_DAEMON_CONFIG, root)
     check_data_root(options.data_root, root)
-    if options.log_file and os.path.isdir(_under(root, options.log_file)):
+    if options.log_file and os.path.isdir(files.path_under(root, options.log_file)):
         raise UsageError(f"log file {options.log_file} is a directory", hint="name a file, e.g. /var/log/dockerd.log")
     if options.tls_certdir is not None and options.tls_san:
         from docker_from_scratch.launcher import tls
@@ -82,7 +78,7 @@ def check_inputs(options: LaunchOptions, root: str = "/") -> None:
 def check_daemon_config(config_file: str, root: str = "/") -> None:
     """An existing daemon config must be a readable JSON object. Missing, empty and
     one-byte files are left to the layout step, which writes or replaces them with {}."""
-    path = _under(root, config_file)
+    path = files.path_under(root, config_file)
     if not os.path.lexists(path):
         return
     if os.path.isdir(path):
@@ -126,7 +122,7 @@ def _nearest_existing(path: str) -> str:
 def check_data_root(data_root: str, root: str = "/") -> None:
     """The data root must be (or can become) a directory on a writable file system with
     room for dockerd's databases."""
-    path = _under(root, data_root)
+    path = files.path_under(root, data_root)
     existing = _nearest_existing(path)
     fix = f"mount a writable volume there: -v dind-data:{data_root}"
     if existing == path and not os.path.isdir(path):

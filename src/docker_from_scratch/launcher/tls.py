@@ -37,6 +37,8 @@ import socket
 
 from docker_from_scratch.launcher import log
 from docker_from_scratch.launcher.errors import LaunchError, UsageError
+from docker_from_scratch.launcher.files import read_text
+from docker_from_scratch.launcher.run import find_program as run_find_program
 from docker_from_scratch.launcher.run import run
 
 TYPE_CHECKING = False  # typing and dataclasses cost ~20 ms to import here: annotations only
@@ -126,21 +128,13 @@ def ipv6_addresses(if_inet6: str) -> list[str]:
     return found
 
 
-def _read(path: str) -> str:
-    try:
-        with open(path) as file:
-            return file.read()
-    except OSError:
-        return ""
-
-
 def interface_addresses(root: str = "/") -> list[str]:
     """Every address of every interface in this network namespace (IPv4, then IPv6)."""
     proc_net = os.path.join(root, "proc/net")
-    fib_trie = _read(os.path.join(proc_net, "fib_trie"))
+    fib_trie = read_text(os.path.join(proc_net, "fib_trie"))
     if not fib_trie:
         log.warn(f"{proc_net}/fib_trie is unreadable: no IPv4 addresses in the server certificate")
-    return ipv4_addresses(fib_trie) + ipv6_addresses(_read(os.path.join(proc_net, "if_inet6")))
+    return ipv4_addresses(fib_trie) + ipv6_addresses(read_text(os.path.join(proc_net, "if_inet6")))
 
 
 def host_names(root: str = "/", hostname: str | None = None) -> list[str]:
@@ -148,8 +142,8 @@ def host_names(root: str = "/", hostname: str | None = None) -> list[str]:
     and the names /etc/hosts lists on the hostname's line (Docker writes the FQDN there
     with --domainname). No resolver call: the image has no resolver configuration."""
     node = hostname if hostname is not None else os.uname().nodename  # what gethostname() reads
-    names = [node, node.split(".", 1)[0], _read(os.path.join(root, "etc/hostname")).strip()]
-    for line in _read(os.path.join(root, "etc/hosts")).splitlines():
+    names = [node, node.split(".", 1)[0], read_text(os.path.join(root, "etc/hostname")).strip()]
+    for line in read_text(os.path.join(root, "etc/hosts")).splitlines():
         words = line.split("#", 1)[0].split()
         if len(words) > 1 and node in words[1:]:
             names.extend(words[1:])
@@ -340,17 +334,6 @@ def _verify(tool: _Tool, ca_file: str, certs: tuple[str, ...], hint: str) -> Non
     raise LaunchError(f"{' and '.join(certs)} {verb} not verify against {ca_file}: {reason}", hint=hint)
 
 
-def find_program(program: str, path: str) -> str | None:
-    """``program`` resolved on ``path`` (shutil.which would import zlib, bz2 and lzma)."""
-    if "/" in program:
-        return program if os.access(program, os.X_OK) else None
-    for directory in path.split(os.pathsep):
-        candidate = os.path.join(directory or ".", program)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
 def _ensure_ca(tool: _Tool, ca_dir: str) -> CaState:
     key, cert = os.path.join(ca_dir, "key.pem"), os.path.join(ca_dir, "cert.pem")
     ca_extensions = (
@@ -420,7 +403,7 @@ def ensure_certificates(
     ca_key, ca_cert = os.path.join(ca_dir, "key.pem"), os.path.join(ca_dir, "cert.pem")
     server_ca, server_cert, server_key = (os.path.join(server_dir, name) for name in ("ca.pem", "cert.pem", "key.pem"))
     tool_env = _tool_env(env)
-    found = find_program(openssl, tool_env["PATH"])
+    found = run_find_program(openssl, tool_env["PATH"])
 
     if _present(server_ca) and _present(server_cert) and _present(server_key) and not _present(ca_key):
         if found is None:
