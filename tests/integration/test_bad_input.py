@@ -73,6 +73,8 @@ LAUNCHER_CASES = [
     case("log-file-without-value", "--log-file", words=("--log-file", "usage"), status=2),
     case("log-file-is-directory", "--log-file", "{tmp}", P, words=("log file", "{tmp}"),
          env={"PATH": ENGINE_PATH}),
+    case("log-file-below-a-file", "--log-file", "{tmp}/plain/dockerd.log", P, words=("log file", "not a directory"),
+         status=2, env={"PATH": ENGINE_PATH}, setup="touch {tmp}/plain"),
     case("nofile-not-a-number", "--nofile", "many", P, words=("--nofile", ">= 1024"), status=2),
     case("nofile-too-small", "--nofile=10", P, words=("--nofile", ">= 1024"), status=2),
     case("nofile-env-not-a-number", P, words=("DOCKER_LAUNCH_NOFILE", ">= 1024"), status=2,
@@ -122,6 +124,8 @@ LAUNCHER_CASES = [
     # --- docker:dind's environment and command convention ----------------------------------
     case("tls-certdir-relative", P, words=("DOCKER_TLS_CERTDIR", "absolute"), status=2,
          env={"DOCKER_TLS_CERTDIR": "certs"}),
+    case("tls-certdir-is-a-file", P, words=("DOCKER_TLS_CERTDIR", "not a directory"), status=2,
+         env={"PATH": ENGINE_PATH, "DOCKER_TLS_CERTDIR": "{tmp}/certs"}, setup="touch {tmp}/certs"),
     case("tls-san-malformed", P, words=("DOCKER_TLS_SAN", "IP:300.1.1.1"), status=2,
          env={"PATH": ENGINE_PATH, "DOCKER_TLS_CERTDIR": "{tmp}/certs", "DOCKER_TLS_SAN": "IP:300.1.1.1"}),
     case("docker-host-without-path", P, words=("DOCKER_HOST", "unix:///var/run/docker.sock"), status=2,

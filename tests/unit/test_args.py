@@ -188,3 +188,10 @@ def test_dist_fallback_counts_as_dockerd(tmp_path: Path) -> None:
     dist.chmod(0o755)
     options = parse([os.fspath(tmp_path / "dockerd"), "--debug"], {"PATH": os.fspath(tmp_path)})
     assert options.dockerd == os.fspath(tmp_path / "dockerd")
+
+
+@pytest.mark.parametrize("command", [["docker", "ps"], ["docker", "version"], ["docker", "-H", "unix:///x", "ps"]])
+def test_docker_client_command_runs_the_client(fake_bin: dict[str, str], command: list[str]) -> None:
+    """`IMAGE docker ...` (not `docker daemon`) should run the docker client, not dockerd."""
+    options = parse(["/usr/bin/dockerd", *command], fake_bin)
+    assert options.command == command

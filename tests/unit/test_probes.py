@@ -538,3 +538,13 @@ def test_kernel_config_from_gzip_bytes(tmp_path: Path) -> None:
         for s in ("CONFIG_A", "CONFIG_AB", "CONFIG_C", "CONFIG_S", "CONFIG_LAST", "CONFIG_D")
     ]
     assert values == ["y", "m", "n", "x", "y", None]
+
+
+def test_program_probe_accepts_a_dist_fallback(tmp_path: Path) -> None:
+    """A program present only as NAME.dist should count: the launcher links it before dockerd starts."""
+    bindir = tmp_path / "usr" / "bin"
+    bindir.mkdir(parents=True)
+    (bindir / "runc.dist").write_text("#!/bin/sh\n")
+    (bindir / "runc.dist").chmod(0o755)
+    assert probes.find_program("runc", os.fspath(tmp_path), "/usr/bin") == "/usr/bin/runc.dist"
+    assert probes.find_program("containerd", os.fspath(tmp_path), "/usr/bin") is None

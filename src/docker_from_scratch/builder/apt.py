@@ -423,31 +423,3 @@ class AptRepo:
                     shutil.move(got, self.deb_path(ref))
 
 
-def fetch_packages(
-    suite: str,
-    arch: str,
-    names: Iterable[str],
-    *,
-    cache_dir: Path | None = None,
-    progress: Progress = print_progress,
-    with_dependencies: bool = False,
-    mirror: str | None = None,
-) -> dict[str, Path]:
-    """Package name -> cached .deb path for ``names`` (plus their closure if asked)."""
-    repo = AptRepo(suite, arch, cache_dir=cache_dir, mirror=mirror, progress=progress)
-    refs = repo.closure(names) if with_dependencies else repo.resolve(names)
-    return repo.download(refs)
-
-
-def dependency_closure(
-    suite: str,
-    arch: str,
-    names: Iterable[str],
-    *,
-    cache_dir: Path | None = None,
-    progress: Progress = print_progress,
-    mirror: str | None = None,
-) -> list[DebRef]:
-    """The Depends/Pre-Depends closure of ``names`` (including them), as apt resolves it."""
-    repo = AptRepo(suite, arch, cache_dir=cache_dir, mirror=mirror, progress=progress)
-    return repo.closure(names)

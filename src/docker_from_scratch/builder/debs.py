@@ -87,15 +87,21 @@ def _extract(deb: Path, dest: Path) -> list[list[object]]:
     return rows
 
 
+def _current(manifest: Path) -> bool:
+    """Is there a complete unpack of today's manifest version (another build may have made it)?"""
+    try:
+        return bool(json.loads(manifest.read_text()).get("version") == MANIFEST_VERSION)
+    except (OSError, ValueError):
+        return False
+
+
 def unpack(deb: Path, cache_dir: Path) -> list[Entry]:
     """The entries of ``deb`` (unpacked into the cache on first use)."""
     dest = unpack_dir(deb, cache_dir)
     manifest = dest / MANIFEST
     rows: list[list[object]] | None = None
-    if manifest.is_file():
-        saved = json.loads(manifest.read_text())
-        if saved.get("version") == MANIFEST_VERSION:
-            rows = saved["entries"]
+    if _current(manifest):
+        rows = json.loads(manifest.read_text())["entries"]
     if rows is None:
         # Unpack beside the final place and rename: concurrent builds (tests, benchmarks)
         # may unpack the same package at once, and the loser's copy is dropped.
@@ -104,9 +110,9 @@ def unpack(deb: Path, cache_dir: Path) -> list[Entry]:
         try:
             rows = _extract(deb, staging)
             (staging / MANIFEST).write_text(json.dumps({"version": MANIFEST_VERSION, "entries": rows}))
-            if dest.exists():
+            if dest.exists() and not _current(manifest):
                 shutil.rmtree(dest)  # an unpack of an older manifest version
-            staging.rename(dest)
+            staging.rename(dest)  # fails when another build's current unpack is there: ours is dropped
         except OSError:
             if not manifest.is_file():
                 raise

@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -316,8 +316,3 @@ def docker_load(archive: Path) -> str:
     return lines[-1] if lines else ""
 
 
-def iter_layer_files(tree: FileTree) -> Iterator[Entry]:
-    """Regular files of the layer (what the size report counts)."""
-    for entry in layer_members(tree):
-        if entry.kind == "file":
-            yield entry

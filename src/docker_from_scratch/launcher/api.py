@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-DEFAULT_SOCKET = "/var/run/docker.sock"
+from docker_from_scratch.launcher.dind import DEFAULT_SOCKET
 
 
 def request(

@@ -18,6 +18,8 @@ from __future__ import annotations
 import os
 
 from docker_from_scratch.launcher.errors import UsageError
+from docker_from_scratch.launcher.files import DEFAULT_DATA_ROOT
+from docker_from_scratch.launcher.limits import DEFAULT_NOFILE
 
 # Annotations only: importing typing, dataclasses and ipaddress at start-up costs ~15 ms,
 # more than a third of the launcher's budget (bench/), so they load only when needed.
@@ -31,8 +33,6 @@ USAGE = (
     " DOCKER_BINARY [ARGS...]"
     " | dockerlaunch --health"
 )
-DEFAULT_NOFILE = 1_048_576
-DEFAULT_DATA_ROOT = "/var/lib/docker"
 
 # Storage drivers today's dockerd (26.x) knows; aufs left in 24.0, devicemapper in 25.0.
 STORAGE_DRIVERS = ("overlay2", "fuse-overlayfs", "btrfs", "zfs", "vfs")
@@ -173,11 +173,20 @@ def resolve_dockerd(binary: str, env: Mapping[str, str]) -> str:
 
 
 def drop_seed_words(args: list[str]) -> list[str]:
-    """Drop the leading "docker" and "daemon" words of the seed's `docker daemon` form."""
-    if args[:1] == ["docker"]:
-        args = args[1:]
+    """Drop the seed's `docker daemon` words: today's dockerd has no such subcommand.
+
+        ARGS                  becomes
+        docker daemon ...     ...            (the seed's CMD)
+        daemon ...            ...
+        docker ps ...         docker ps ...  (docker:dind's convention: run the client)
+
+    The seed dropped a leading "docker" whatever followed; here it goes only together
+    with "daemon", so that `docker run IMAGE docker ps` still runs the client.
+    """
+    if args[:2] == ["docker", "daemon"]:
+        return args[2:]
     if args[:1] == ["daemon"]:
-        args = args[1:]
+        return args[1:]
     return args
 
 

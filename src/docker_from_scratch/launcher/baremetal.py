@@ -251,16 +251,9 @@ def docker_api(method: str, path: str, body: object = None, timeout: float = 5.0
 
 def wait_until_ready(timeout: float = READY_TIMEOUT_S) -> bool:
     """Poll GET /_ping until dockerd answers OK (every 0.2 s: cheap even under TCG)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            status, body = docker_api("GET", "/_ping", timeout=2.0)
-            if status == 200 and body.strip() == b"OK":
-                return True
-        except OSError:
-            pass
-        time.sleep(0.2)
-    return False
+    from docker_from_scratch.launcher import dind
+
+    return dind.wait_until_answers(DOCKER_SOCKET, timeout, interval=0.2)
 
 
 def load_images(directory: str = IMAGES_DIR) -> None:

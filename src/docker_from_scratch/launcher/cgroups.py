@@ -388,10 +388,8 @@ def delegate_controllers(base: str, attempts: int = DELEGATE_ATTEMPTS) -> list[s
             return missing
         except OSError as exc:
             if exc.errno != errno.EBUSY:
-                raise LaunchError(
-                    f"cannot enable cgroup controllers ({request}) in {base}: "
-                    f"{os.strerror(exc.errno or 0)} ({errno.errorcode.get(exc.errno or 0, exc.errno)})",
-                    hint="run the container with --privileged",
+                raise LaunchError.from_os(
+                    f"enable cgroup controllers ({request}) in {base}", exc, hint="run the container with --privileged"
                 ) from exc
         mounts.make_directory(init)
         moved = _move_processes(base, init)

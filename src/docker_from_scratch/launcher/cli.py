@@ -11,11 +11,10 @@ import os
 import sys
 
 from docker_from_scratch.launcher import args, log, run
-from docker_from_scratch.launcher.errors import LaunchError
+from docker_from_scratch.launcher.errors import LaunchError, describe_errno
 
 TYPE_CHECKING = False  # typing costs ~8 ms to import; annotations need it only for mypy
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from typing import NoReturn
 
 # Where docker:dind keeps its tini for the same job; our image ships it from Debian's tini.
@@ -45,6 +44,11 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except LaunchError as exc:
         log.error(exc.one_line())
         sys.exit(exc.exit_status)
+    except OSError as exc:
+        # A system call no step turned into its own message: still one line, never a traceback.
+        where = f" {exc.filename}" if exc.filename else ""
+        log.error(f"unexpected failure{where}: {describe_errno(exc)} (hint: rerun with DOCKER_LAUNCH_DEBUG=true)")
+        sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
 
@@ -78,14 +82,14 @@ def launch(options: args.LaunchOptions) -> NoReturn:
     env["PATH"] = files.extend_path(env.get("PATH", ""))
     with log.step("pre-flight checks"):
         check_requirements(options)
-    # The certificates need only the runtime's /proc (interface addresses) and nothing
-    # the steps make, and their openssl runs are mostly waiting: made beside the steps
-    # (after the pre-flight, so a refused start writes nothing) they hide most of their
-    # ~25 ms (bench/).
-    certificates = start_certificates(options, env)
     with ExitStack() as undo:
         with log.step("API file systems"):
             mounts.mount_api_filesystems()
+        # The certificates need /proc (interface addresses) and nothing the later steps
+        # make, and their openssl runs are mostly waiting: made beside those steps they
+        # hide most of their ~25 ms (bench/). Not earlier: /run and /tmp may still get a
+        # tmpfs above, which would hide a certificate directory made under them.
+        certificates = start_certificates(options, env)
         with log.step("cgroups"):
             cgroups.mount_cgroups()
         with log.step("mount propagation"):
@@ -116,32 +120,7 @@ def launch(options: args.LaunchOptions) -> NoReturn:
     start_dockerd(options, env)
 
 
-class Background:
-    """A function run in a thread; ``join`` waits and re-raises what it raised."""
-
-    def __init__(self, function: Callable[[], None]) -> None:
-        import threading
-
-        self._error: BaseException | None = None
-        self._function = function
-        # Not a daemon thread: a launcher that stops on a later error still lets the
-        # certificates finish writing (no half-written files on the volume).
-        self._thread = threading.Thread(target=self._run)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._function()
-        except BaseException as exc:  # handed to the launcher's main thread in join()
-            self._error = exc
-
-    def join(self) -> None:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-
-
-def start_certificates(options: args.LaunchOptions, env: dict[str, str]) -> Background | None:
+def start_certificates(options: args.LaunchOptions, env: dict[str, str]) -> run.Background | None:
     """Make or verify docker:dind's TLS certificates in a thread (None: TLS is off)."""
     certdir = options.tls_certdir
     if certdir is None:
@@ -152,7 +131,7 @@ def start_certificates(options: args.LaunchOptions, env: dict[str, str]) -> Back
         outcome = tls.ensure_certificates(certdir, tls_san=options.tls_san, env=dict(env))
         log.debug(f"TLS certificates in {certdir}: {outcome.describe()}")
 
-    return Background(make)
+    return run.Background(make)
 
 
 def want_reaper(options: args.LaunchOptions) -> bool:
@@ -164,11 +143,11 @@ def want_reaper(options: args.LaunchOptions) -> bool:
 
 def redirect_output(log_file: str) -> None:
     """Append dockerd's stdout and stderr to ``log_file``, like the seed's LogFile."""
-    os.makedirs(os.path.dirname(log_file) or ".", exist_ok=True)
     try:
+        os.makedirs(os.path.dirname(log_file) or ".", exist_ok=True)
         fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
     except OSError as exc:
-        raise LaunchError(f"cannot open log file {log_file}: {exc.strerror}", hint="give a writable path") from exc
+        raise LaunchError.from_os(f"open log file {log_file}", exc, hint="give a writable path") from exc
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
@@ -211,9 +190,9 @@ def supervise_with_stop_grace(argv: list[str], env: dict[str, str], grace: int, 
     """Stay resident; on SIGTERM/SIGINT stop nested containers within ``grace`` s, then forward."""
     import signal
 
-    from docker_from_scratch.launcher import api, reaper, stopgrace
+    from docker_from_scratch.launcher import dind, reaper, stopgrace
 
-    socket = socket_path or api.DEFAULT_SOCKET
+    socket = socket_path or dind.DEFAULT_SOCKET
     done: list[bool] = []
 
     def before_forward(signum: int) -> None:

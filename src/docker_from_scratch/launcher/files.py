@@ -64,10 +64,9 @@ def read_text(path: str) -> str:
 
 
 def _fail(action: str, path: str, exc: OSError) -> LaunchError:
-    name = errno.errorcode.get(exc.errno or 0, str(exc.errno))
     hint = "the file system is read-only: give the container a writable layer or volume" if (
         exc.errno == errno.EROFS) else f"check permissions on {os.path.dirname(path)}"  # fmt: skip
-    return LaunchError(f"cannot {action} {path}: {os.strerror(exc.errno or 0)} ({name})", hint=hint)
+    return LaunchError.from_os(f"{action} {path}", exc, hint=hint)
 
 
 def ensure_directory(path: str, mode: int) -> bool:

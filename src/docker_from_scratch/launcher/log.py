@@ -20,14 +20,6 @@ _TRUE = {"1", "true", "yes", "on"}
 _state = {"debug": os.environ.get("DOCKER_LAUNCH_DEBUG", "").lower() in _TRUE, "depth": 0}
 
 
-def env_flag(name: str, default: bool = False) -> bool:
-    """Read a boolean environment switch such as DOCKER_LAUNCH_DEBUG=true."""
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.lower() in _TRUE
-
-
 def set_debug(enabled: bool) -> None:
     _state["debug"] = enabled
 

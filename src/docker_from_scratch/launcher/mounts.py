@@ -18,7 +18,7 @@ import stat
 from contextlib import ExitStack, contextmanager
 
 from docker_from_scratch.launcher import files, log, run, syscalls
-from docker_from_scratch.launcher.errors import LaunchError
+from docker_from_scratch.launcher.errors import LaunchError, describe_errno
 from docker_from_scratch.launcher.syscalls import (
     MNT_DETACH,
     MS_BIND,
@@ -54,10 +54,6 @@ def kernel_filesystems(proc: str = "/proc/filesystems") -> set[str]:
             return {line.split()[-1] for line in handle if line.strip()}
     except OSError:
         return set()
-
-
-def _errno_name(exc: OSError) -> str:
-    return errno.errorcode.get(exc.errno or 0, str(exc.errno))
 
 
 def mount_hint(exc: OSError, fs_type: str | None, target: str) -> str:
@@ -97,7 +93,7 @@ def mount(
         else:
             what = f"change the propagation of {target}"
         raise LaunchError(
-            f"cannot {what}: {os.strerror(exc.errno or 0)} ({_errno_name(exc)})",
+            f"cannot {what}: {describe_errno(exc)}",
             hint=mount_hint(exc, fs_type, target),
         ) from exc
     if undo is not None:
@@ -110,7 +106,7 @@ def detach(target: str) -> None:
         syscalls.umount(target, MNT_DETACH)
         log.debug(f"{target}: unmounted")
     except OSError as exc:
-        log.debug(f"{target}: undo unmount failed ({_errno_name(exc)})")
+        log.debug(f"{target}: undo unmount failed ({describe_errno(exc)})")
 
 
 def unmount(target: str) -> None:
@@ -119,7 +115,7 @@ def unmount(target: str) -> None:
         syscalls.umount(target, MNT_DETACH)
     except OSError as exc:
         raise LaunchError(
-            f"cannot unmount {target}: {os.strerror(exc.errno or 0)} ({_errno_name(exc)})",
+            f"cannot unmount {target}: {describe_errno(exc)}",
             hint=mount_hint(exc, None, target),
         ) from exc
     log.debug(f"{target}: unmounted (lazily)")
@@ -140,7 +136,7 @@ def make_directory(path: str, mode: int = 0o755) -> None:
             raise LaunchError(f"{path} exists and is not a directory", hint=f"remove {path}") from None
     except OSError as exc:
         raise LaunchError(
-            f"cannot create directory {path}: {os.strerror(exc.errno or 0)} ({_errno_name(exc)})",
+            f"cannot create directory {path}: {describe_errno(exc)}",
             hint=mount_hint(exc, None, path),
         ) from exc
 
@@ -188,7 +184,7 @@ def staging_dir(root: str = "/") -> Iterator[str]:
         try:
             os.rmdir(path)
         except OSError as exc:
-            log.debug(f"{path}: staging directory not removed ({_errno_name(exc)})")
+            log.debug(f"{path}: staging directory not removed ({describe_errno(exc)})")
 
 
 def replace_tree(target: str, build: BuildTree, root: str = "/") -> None:
@@ -332,7 +328,7 @@ def _remount_read_only(target: str, keep: int) -> None:
         syscalls.mount("none", target, None, MS_REMOUNT | MS_RDONLY | keep)
         log.debug(f"{target}: remounted read-only (undo)")
     except OSError as exc:
-        log.debug(f"{target}: undo remount failed ({_errno_name(exc)})")
+        log.debug(f"{target}: undo remount failed ({describe_errno(exc)})")
 
 
 def mount_tmpfs_if_empty(target: str, mode: int, undo: ExitStack) -> None:
@@ -369,7 +365,7 @@ def link_var_run(root: str) -> None:
         os.symlink("../run", link)
     except OSError as exc:
         raise LaunchError(
-            f"cannot link {link} to ../run: {os.strerror(exc.errno or 0)} ({_errno_name(exc)})",
+            f"cannot link {link} to ../run: {describe_errno(exc)}",
             hint=mount_hint(exc, None, link),
         ) from exc
     log.debug(f"{link}: linked to ../run")

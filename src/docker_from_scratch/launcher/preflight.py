@@ -8,7 +8,6 @@ become one warning each, saying what is lost. The probes are the same ones
 
 from __future__ import annotations
 
-import errno
 import os
 
 from docker_from_scratch.launcher import files, log
@@ -67,12 +66,30 @@ def check_inputs(options: LaunchOptions, root: str = "/") -> None:
     elif os.path.lexists(files.path_under(root, DEFAULT_DAEMON_CONFIG)):
         check_daemon_config(DEFAULT_DAEMON_CONFIG, root)
     check_data_root(options.data_root, root)
-    if options.log_file and os.path.isdir(files.path_under(root, options.log_file)):
-        raise UsageError(f"log file {options.log_file} is a directory", hint="name a file, e.g. /var/log/dockerd.log")
-    if options.tls_certdir is not None and options.tls_san:
-        from docker_from_scratch.launcher import tls
+    if options.log_file:
+        path = files.path_under(root, options.log_file)
+        if os.path.isdir(path):
+            raise UsageError(
+                f"log file {options.log_file} is a directory", hint="name a file, e.g. /var/log/dockerd.log"
+            )
+        check_can_be_created(os.path.dirname(path), f"log file {options.log_file}", "name a file in a directory")
+    if options.tls_certdir is not None:
+        check_can_be_created(
+            files.path_under(root, options.tls_certdir),
+            f"DOCKER_TLS_CERTDIR {options.tls_certdir}",
+            "name a directory (or a volume) for the certificates",
+        )
+        if options.tls_san:
+            from docker_from_scratch.launcher import tls
 
-        tls.parse_extra_sans(options.tls_san)  # raises UsageError naming the bad entry
+            tls.parse_extra_sans(options.tls_san)  # raises UsageError naming the bad entry
+
+
+def check_can_be_created(directory: str, what: str, fix: str) -> None:
+    """``directory`` is one, or can become one: nothing on its way is a plain file."""
+    existing = _nearest_existing(directory)
+    if not os.path.isdir(existing):
+        raise UsageError(f"{what}: {existing} is not a directory", hint=fix)
 
 
 def check_daemon_config(config_file: str, root: str = "/") -> None:
@@ -89,10 +106,8 @@ def check_daemon_config(config_file: str, root: str = "/") -> None:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
-        name = errno.errorcode.get(exc.errno or 0, str(exc.errno))
-        raise LaunchError(
-            f"cannot read daemon config {config_file}: {os.strerror(exc.errno or 0)} ({name})",
-            hint=f"make {config_file} readable by root",
+        raise LaunchError.from_os(
+            f"read daemon config {config_file}", exc, hint=f"make {config_file} readable by root"
         ) from exc
     if len(data) <= 1:
         return

@@ -8,6 +8,7 @@ exists the launcher execs it instead: it stays resident at ~1 MB, a sleeping CPy
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 
@@ -56,7 +57,9 @@ def supervise(
             on_signal(signum)
         if child:
             log.debug(f"forwarding {signal.Signals(signum).name} to {child}")
-            os.kill(child, signum)
+            # It may have exited between our wait and this signal: nothing to forward then.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signum)
 
     for signum in FORWARDED:
         signal.signal(signum, forward)
@@ -74,6 +77,7 @@ def supervise(
         except ChildProcessError:
             return 1  # cannot happen while the child lives; be safe
         if pid == child:
+            child = 0  # reaped: its pid may be reused, so no signal goes there any more
             code = exit_status(status)
             log.debug(f"{argv[0]} exited: status {code}")
             _reap_remaining()

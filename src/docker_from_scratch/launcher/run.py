@@ -4,7 +4,8 @@ Built on ``os.posix_spawn`` and ``select.poll`` rather than ``subprocess``: impo
 subprocess (with threading, selectors, signal's enums, shlex's re) costs ~14 ms inside the
 image, a third of the launcher's start-up budget, for the three short programs it runs
 (iptables, modprobe, openssl). What it needs is small: spawn with a PATH of our choosing,
-collect stdout and stderr without deadlock, give up after a timeout.
+collect stdout and stderr without deadlock, give up after a timeout. ``Background``
+runs such waits side by side (the TLS certificates beside the other steps).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from docker_from_scratch.launcher.errors import LaunchError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
 _CHUNK = 65536
 
@@ -140,3 +141,28 @@ def run(
         last = f": {detail[-1]}" if detail else ""
         raise LaunchError(f"{_command_line(argv)} failed with {describe_status(result.returncode)}{last}")
     return result
+
+
+class Background:
+    """A function run in a thread; ``join`` waits and re-raises what it raised."""
+
+    def __init__(self, function: Callable[[], None]) -> None:
+        import threading
+
+        self._error: BaseException | None = None
+        self._function = function
+        # Not a daemon thread: a launcher that stops on a later error still lets the
+        # certificates finish writing (no half-written files on the volume).
+        self._thread = threading.Thread(target=self._run)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._function()
+        except BaseException as exc:  # handed to the launcher's main thread in join()
+            self._error = exc
+
+    def join(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error

@@ -38,8 +38,8 @@ import socket
 from docker_from_scratch.launcher import log
 from docker_from_scratch.launcher.errors import LaunchError, UsageError
 from docker_from_scratch.launcher.files import read_text
+from docker_from_scratch.launcher.run import Background, run
 from docker_from_scratch.launcher.run import find_program as run_find_program
-from docker_from_scratch.launcher.run import run
 
 TYPE_CHECKING = False  # typing and dataclasses cost ~20 ms to import here: annotations only
 if TYPE_CHECKING:
@@ -358,23 +358,9 @@ def _ensure_ca(tool: _Tool, ca_dir: str) -> CaState:
 
 def _in_parallel(*jobs: Callable[[], None]) -> None:
     """Run ``jobs`` in threads (each waits on its own openssl); re-raise the first failure."""
-    import threading
-
-    failures: list[BaseException] = []
-
-    def guarded(job: Callable[[], None]) -> None:
-        try:
-            job()
-        except BaseException as exc:  # handed to the caller's thread below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=guarded, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
+    running = [Background(job) for job in jobs]
+    for job in running:
+        job.join()
 
 
 def _makedirs(*paths: str) -> None:

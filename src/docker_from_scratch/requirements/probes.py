@@ -131,12 +131,19 @@ def _is_executable(root: str, path: str) -> bool:
 
 
 def find_program(name: str, root: str = "/", search_path: str | None = None) -> str | None:
-    """The first ``name`` on PATH (inside ``root``), like the shell finds it, or None."""
+    """The first ``name`` on PATH (inside ``root``), like the shell finds it, or None.
+
+    ``NAME.dist`` counts too: the launcher links it to NAME before dockerd starts (the
+    seed's fallback for images that ship defaults under another name).
+    """
     if search_path is None:
         search_path = os.environ.get("PATH", os.defpath)
     for directory in search_path.split(":"):
-        if directory.startswith("/") and _is_executable(root, f"{directory}/{name}"):
-            return f"{directory.rstrip('/')}/{name}"
+        if not directory.startswith("/"):
+            continue
+        for candidate in (f"{directory.rstrip('/')}/{name}", f"{directory.rstrip('/')}/{name}.dist"):
+            if _is_executable(root, candidate):
+                return candidate
     return None
 
 

@@ -86,10 +86,6 @@ class Requirement:
         values.update(changes)
         return Requirement(**values)
 
-    @property
-    def ignorable(self) -> bool:
-        return self.level != "hard"
-
 
 _IPTABLES_NFT = tuple(
     (f"/usr/sbin/{name}", "xtables-nft-multi")
