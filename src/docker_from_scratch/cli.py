@@ -10,6 +10,8 @@ import importlib
 import sys
 from typing import NoReturn
 
+from docker_from_scratch.launcher.errors import LaunchError
+
 # verb -> (module, one-line help)
 VERBS: dict[str, tuple[str, str]] = {
     "build": ("docker_from_scratch.builder.cmd_build", "build the image tarball (and --load it)"),
@@ -57,6 +59,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
     module = importlib.import_module(args.module)
     try:
         sys.exit(module.run(args))
+    except LaunchError as exc:  # BuildError included: every verb's failure is one line
+        die(exc.message, hint=exc.hint, status=exc.exit_status)
     except KeyboardInterrupt:
         die("interrupted", status=130)
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from docker_from_scratch.builder import report
 from docker_from_scratch.builder.build import DEFAULT_TAG, build_image
-from docker_from_scratch.builder.errors import BuildError
 from docker_from_scratch.builder.image import docker_load
 from docker_from_scratch.builder.options import add_common_arguments
 
@@ -28,21 +27,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from docker_from_scratch.cli import die
-
-    try:
-        result = build_image(
-            args.suite, args.arch, args.slim, args.output,
-            tag=args.tag, cache_dir=args.cache_dir, mirror=args.mirror,
-        )  # fmt: skip
-        print(report.format_table(result.sizes))
-        print(f"image: {result.archive} ({result.layer_size / 1e6:.1f} MB layer)")
-        print(f"id: {result.image_id}")
-        print(f"report: {result.report}")
-        print(f"built in {result.seconds:.1f} s")
-        if args.load:
-            print(docker_load(result.archive))
-    except BuildError as exc:
-        die(exc.message, hint=exc.hint)
+    result = build_image(
+        args.suite, args.arch, args.slim, args.output,
+        tag=args.tag, cache_dir=args.cache_dir, mirror=args.mirror,
+    )  # fmt: skip
+    print(report.format_table(result.sizes))
+    print(f"image: {result.archive} ({result.layer_size / 1e6:.1f} MB layer)")
+    print(f"id: {result.image_id}")
+    print(f"report: {result.report}")
+    print(f"built in {result.seconds:.1f} s")
+    if args.load:
+        print(docker_load(result.archive))
     sys.stdout.flush()
     return 0

@@ -4,7 +4,6 @@ import argparse
 from pathlib import Path
 
 from docker_from_scratch.builder.build import export_files
-from docker_from_scratch.builder.errors import BuildError
 from docker_from_scratch.builder.options import add_common_arguments
 
 
@@ -17,14 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from docker_from_scratch.cli import die
-
-    try:
-        path, digest, size = export_files(
-            args.output, args.suite, args.arch, args.slim,
-            cache_dir=args.cache_dir, mirror=args.mirror,
-        )  # fmt: skip
-    except BuildError as exc:
-        die(exc.message, hint=exc.hint)
+    path, digest, size = export_files(
+        args.output, args.suite, args.arch, args.slim,
+        cache_dir=args.cache_dir, mirror=args.mirror,
+    )  # fmt: skip
     print(f"export: {path} ({size / 1e6:.1f} MB, sha256 {digest})")
     return 0

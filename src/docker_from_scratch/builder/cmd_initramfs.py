@@ -96,16 +96,11 @@ def build_initramfs(
 
 
 def run(args: argparse.Namespace) -> int:
-    from docker_from_scratch.cli import die
-
     started = time.monotonic()
-    try:
-        vmlinuz, cpio = build_initramfs(
-            args.rootfs, args.output, suite=args.suite, arch=args.arch, slim=args.slim,
-            extra_modules=tuple(args.extra_modules), images=tuple(args.add_image),
-        )  # fmt: skip
-    except BuildError as exc:
-        die(exc.message, hint=exc.hint)
+    vmlinuz, cpio = build_initramfs(
+        args.rootfs, args.output, suite=args.suite, arch=args.arch, slim=args.slim,
+        extra_modules=tuple(args.extra_modules), images=tuple(args.add_image),
+    )  # fmt: skip
     print(f"{vmlinuz} ({vmlinuz.stat().st_size / 1e6:.1f} MB)")
     print(f"{cpio} ({cpio.stat().st_size / 1e6:.1f} MB, written in {time.monotonic() - started:.1f} s)")
     print(f"boot it: docker-from-scratch vm {args.output}")

@@ -107,12 +107,7 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from docker_from_scratch.cli import die
-
-    try:
-        return boot(args)
-    except BuildError as exc:
-        die(exc.message, hint=exc.hint)
+    return boot(args)
 
 
 def boot(args: argparse.Namespace) -> int:
