@@ -96,7 +96,7 @@ def job(
             *options, "--entrypoint", "docker", image, *argv, check=check, timeout=180,
         )  # fmt: skip
     finally:
-        docker("rm", "-f", name, check=False)
+        docker("rm", "-f", "-v", name, check=False)
 
 
 TLS_JOB = {"DOCKER_HOST": "tcp://docker:2376", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "/certs/client"}
@@ -323,7 +323,7 @@ def fill_volume(image: str, volume_name: str, source: Path) -> None:
     try:
         docker("cp", f"{source}/.", f"{name}:/certs")
     finally:
-        docker("rm", "-f", name, check=False)
+        docker("rm", "-f", "-v", name, check=False)  # -v: the image's anonymous /var/lib/docker volume too
 
 
 def user_managed_certs(directory: Path) -> Path:
@@ -364,7 +364,7 @@ def test_user_managed_wrong_ca_stops_with_one_line(dind_image: str, tmp_path: Pa
         cleanup.callback(docker, "volume", "rm", "-f", certs, data, check=False)
         fill_volume(dind_image, certs, certs_dir)
         name = unique("dfs-test-badca")
-        cleanup.callback(docker, "rm", "-f", name, check=False)
+        cleanup.callback(docker, "rm", "-f", "-v", name, check=False)
         result = docker(
             "run", "--name", name, *privileged_flags(), "-v", f"{certs}:/certs", "-v", f"{data}:/var/lib/docker",
             dind_image, check=False, timeout=120,
