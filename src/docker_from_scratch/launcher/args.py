@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 
 from docker_from_scratch.launcher.errors import UsageError
-from docker_from_scratch.launcher.files import DEFAULT_DATA_ROOT
+from docker_from_scratch.launcher.files import DEFAULT_DATA_ROOT, read_text
 from docker_from_scratch.launcher.limits import DEFAULT_NOFILE
 
 # Annotations only: importing typing, dataclasses and ipaddress at start-up costs ~15 ms,
@@ -276,19 +276,11 @@ def _check_bip(value: str) -> ipaddress.IPv4Interface:
     return interface
 
 
-def read_filesystems(path: str = "/proc/filesystems") -> str:
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except OSError:
-        return ""
-
-
 def interpret_dockerd_args(
     args: list[str], options: LaunchOptions, filesystems: str | None = None
 ) -> list[str]:
     """Validate and rewrite the options the launcher acts on; pass everything else through."""
-    fs_text = read_filesystems() if filesystems is None else filesystems
+    fs_text = read_text("/proc/filesystems") if filesystems is None else filesystems
     out: list[str] = []
     bip: str | None = None
     bip_index: int | None = None
