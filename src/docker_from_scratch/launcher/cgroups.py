@@ -33,6 +33,7 @@ from docker_from_scratch.launcher import files, log, mounts
 from docker_from_scratch.launcher.errors import LaunchError
 from docker_from_scratch.launcher.syscalls import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REMOUNT
 from docker_from_scratch.requirements import mountinfo
+from docker_from_scratch.requirements.cgroupfs import Controller, parse_proc_cgroups
 from docker_from_scratch.requirements.record import Record
 
 TYPE_CHECKING = False  # typing costs ~6 ms inside the image: annotations only
@@ -49,18 +50,6 @@ _FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC
 _COMOUNTS = (("cpu", "cpuacct"), ("net_cls", "net_prio"))
 # Attempts to empty the root cgroup while processes (docker exec) keep joining it.
 DELEGATE_ATTEMPTS = 20
-
-
-class Controller(Record):
-    """A line of /proc/cgroups."""
-
-    __slots__ = ("name", "hierarchy", "num_cgroups", "enabled")
-
-    def __init__(self, name: str, hierarchy: int, num_cgroups: int, enabled: bool) -> None:
-        self.name = name
-        self.hierarchy = hierarchy  # 0: not on any v1 hierarchy (on v2, or unused)
-        self.num_cgroups = num_cgroups
-        self.enabled = enabled
 
 
 class Membership(Record):
@@ -102,17 +91,6 @@ class Hierarchy(Record):
     def links(self) -> tuple[str, ...]:
         """Co-mounted controllers each get a symlink to the shared mount (cpu -> cpu,cpuacct)."""
         return self.controllers if len(self.controllers) > 1 else ()
-
-
-def parse_proc_cgroups(text: str) -> list[Controller]:
-    """/proc/cgroups: "#subsys_name hierarchy num_cgroups enabled" lines."""
-    controllers = []
-    for line in text.splitlines():
-        fields = line.split()
-        if not fields or fields[0].startswith("#") or len(fields) < 4:
-            continue
-        controllers.append(Controller(fields[0], int(fields[1]), int(fields[2]), fields[3] == "1"))
-    return controllers
 
 
 def parse_self_cgroup(text: str) -> list[Membership]:

@@ -23,6 +23,7 @@ import stat
 from functools import lru_cache
 
 from docker_from_scratch.requirements import mountinfo
+from docker_from_scratch.requirements.cgroupfs import parse_proc_cgroups
 from docker_from_scratch.requirements.mountinfo import Mount
 from docker_from_scratch.requirements.record import Record
 from docker_from_scratch.requirements.table import REQUIREMENTS, Requirement
@@ -513,12 +514,7 @@ def _proc_cgroups(root: str) -> dict[str, bool] | None:
     text = _read(root, "/proc/cgroups")
     if text is None:
         return None
-    controllers = {}
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) == 4 and not line.startswith("#"):
-            controllers[fields[0]] = fields[3] == "1"
-    return controllers
+    return {controller.name: controller.enabled for controller in parse_proc_cgroups(text)}
 
 
 def probe_cgroup_fs(row: Requirement, root: str = "/") -> Result:
