@@ -1,5 +1,6 @@
 """End-to-end fixtures: the host engine, our image built and loaded once per session."""
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -10,7 +11,9 @@ import pytest
 from tests.testing.engine import ensure_busybox_image, image_exists, save_image
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGE_TAG = os.environ.get("DFS_IMAGE", "docker-from-scratch:test")
+# One tag per checkout: two checkouts testing side by side on one host engine must not
+# replace each other's image between a build and its tests.
+IMAGE_TAG = os.environ.get("DFS_IMAGE", f"docker-from-scratch:test-{hashlib.sha256(os.fsencode(ROOT)).hexdigest()[:8]}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
