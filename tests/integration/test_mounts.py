@@ -98,6 +98,43 @@ def rshared_twice(root: str) -> list[Any]:
     return [before, first, mount_table(root)]
 
 
+def api_with_shared_var_run(root: str, layout: str) -> list[Any]:
+    """A pod's emptyDir shared on /var/run, with a sidecar's group-accessible socket in it.
+
+    ``image``: our image's /var/run -> ../run link, which the runtime follows, so the
+    emptyDir lands on /run. ``directory``: a distribution's real /var/run directory (files.tar
+    embedded), where the emptyDir is mounted on /var/run itself; an empty one, as at start.
+    """
+    import socket
+
+    os.makedirs(os.path.join(root, "var"))
+    if layout == "image":
+        os.symlink("../run", os.path.join(root, "var/run"))
+        shared = os.path.join(root, "run")
+    else:
+        shared = os.path.join(root, "var/run")
+    os.mkdir(shared)
+    syscalls.mount("tmpfs", shared, "tmpfs", syscalls.MS_NOSUID | syscalls.MS_NODEV, "mode=0777")
+    sock_path = ""
+    if layout == "image":  # what the runner would find after dockerd started: the socket
+        sock_path = os.path.join(shared, "docker.sock")
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(sock_path)
+        os.chown(sock_path, 0, 123)
+        os.chmod(sock_path, 0o660)
+    before = by_path(mount_table(root))[shared.removeprefix(root) or "/"]
+    mounts.mount_api_filesystems(root)
+    table = by_path(mount_table(root))
+    after = table[shared.removeprefix(root)]
+    var_run = os.path.join(root, "var/run")
+    sock = os.stat(sock_path) if sock_path else None
+    return [
+        before["id"], after["id"], os.path.islink(var_run), os.listdir(shared),
+        [sock.st_gid, stat.S_IMODE(sock.st_mode)] if sock else None,
+        os.stat(shared).st_mode & 0o777,
+    ]  # fmt: skip
+
+
 # --- tests -------------------------------------------------------------------------------
 
 
@@ -175,3 +212,24 @@ def test_mounts_make_root_rshared_needs_a_mount_point(tmp_path: str) -> None:
     """A root that is no mount point should fail with a one-line error instead of EINVAL."""
     with pytest.raises(LaunchError, match="is not a mount point"):
         mounts.make_root_rshared(str(tmp_path))
+
+
+def test_mounts_shared_var_run_through_the_image_link_is_kept() -> None:
+    """An emptyDir on /var/run that the image's link puts on /run should stay that mount, with its socket as it was."""
+    run = run_in_namespace(api_with_shared_var_run, "image")
+    assert run.error is None, run.log
+    before_id, after_id, var_run_is_link, entries, sock, mode = run.value
+    assert after_id == before_id  # no tmpfs over it
+    assert var_run_is_link
+    assert entries == ["docker.sock"]
+    assert sock == [123, 0o660]
+    assert mode == 0o777
+
+
+def test_mounts_shared_var_run_directory_is_not_replaced_by_a_link() -> None:
+    """An empty emptyDir mounted on a real /var/run directory should stay mounted there, not become a link to ../run."""
+    run = run_in_namespace(api_with_shared_var_run, "directory")
+    assert run.error is None, run.log
+    before_id, after_id, var_run_is_link, entries, _sock, mode = run.value
+    assert not var_run_is_link
+    assert after_id == before_id and entries == [] and mode == 0o777
