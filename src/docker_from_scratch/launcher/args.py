@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 USAGE = (
     "usage: dockerlaunch [--debug] [--reap|--no-reap] [--log-file PATH] [--nofile N] [--stop-grace S]"
     " DOCKER_BINARY [ARGS...]"
-    " | dockerlaunch --health"
+    " | dockerlaunch --health | dockerlaunch --stop-nested [S]"
 )
 
 # Storage drivers today's dockerd (26.x) knows; aufs left in 24.0, devicemapper in 25.0.

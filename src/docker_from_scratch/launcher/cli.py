@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
         sys.exit(dind.health_status(os.environ))
     try:
+        if argv[:1] == ["--stop-nested"]:  # a Kubernetes preStop hook (deploy/kubernetes)
+            from docker_from_scratch.launcher import stopgrace
+
+            sys.exit(stopgrace.pre_stop(argv[1:], os.environ))
         options = args.parse(argv, os.environ)
         log.set_debug(options.debug)
         log.debug(f"plan: {options.plan_description}")

@@ -11,11 +11,22 @@ With a stop grace of N seconds the launcher stays resident instead of handing PI
 docker-init, and on SIGTERM or SIGINT it first asks dockerd to stop every running nested
 container with ``t=N``, all at once, then forwards the signal. The price is memory: a
 resident CPython (about 12 MB) instead of docker-init (about 0.7 MB), so it is opt-in.
+
+`dockerlaunch --stop-nested [S]` does the same stop from outside, as a Kubernetes preStop
+hook: the kubelet runs it in the container before it sends SIGTERM, and waits for it.
 """
 
 from __future__ import annotations
 
 from docker_from_scratch.launcher import api, log
+from docker_from_scratch.launcher.errors import UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+# The hook's timeout per nested container when none is given: docker stop's own default.
+DEFAULT_PRE_STOP_GRACE = 10
 
 
 def stop_nested_containers(socket_path: str, grace: int) -> int:
@@ -45,3 +56,36 @@ def stop_nested_containers(socket_path: str, grace: int) -> int:
     for thread in threads:
         thread.join(timeout=grace + 5)
     return len(ids)
+
+
+def pre_stop_grace(argv: Sequence[str]) -> int:
+    """The seconds of `--stop-nested [S]`; a UsageError for anything but one whole number."""
+    if not argv:
+        return DEFAULT_PRE_STOP_GRACE
+    if len(argv) == 1 and argv[0].isdigit():
+        return int(argv[0])
+    raise UsageError(
+        f"--stop-nested takes one number of seconds, not {' '.join(argv)!r}",
+        hint="use dockerlaunch --stop-nested 20",
+    )
+
+
+def pre_stop(argv: Sequence[str], env: Mapping[str, str]) -> int:
+    """`dockerlaunch --stop-nested [S]`: stop the nested containers, return once they stopped.
+
+    dockerd's stop call returns when the container has exited, so this returns when all
+    have (each within S seconds, then SIGKILL). A dockerd that does not answer has nothing
+    to stop: 0 as well, so the hook never holds up the pod's termination.
+    """
+    from docker_from_scratch.launcher import dind
+
+    grace = pre_stop_grace(argv)
+    socket_path = dind.unix_socket(env)
+    stopped = stop_nested_containers(socket_path, grace)
+    try:
+        left = len(api.running_containers(socket_path, timeout=2.0)) if stopped else 0
+    except (OSError, ValueError):
+        left = 0
+    if left:
+        log.warn(f"stop grace: {left} nested container(s) still running")
+    return 0
