@@ -5,16 +5,21 @@ engine, a busybox-plus-our-docker-CLI image for the runner and job containers, b
 as the pause container.
 """
 
-import concurrent.futures
-import copy
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.testing.engine import docker, unique
 from tests.testing.kubernetes import IMAGE, container, pod_spec, render
-from tests.testing.pods import Pod, ensure_client_image, running_pod
+from tests.testing.pods import (
+    SMALL_RESOURCES,
+    Pod,
+    delete_many,
+    ensure_client_image,
+    run_many,
+    running_pod,
+    with_resources,
+)
 
 # A nested service that stops cleanly on SIGTERM (exit 0), so a clean stop is visible.
 SERVICE = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
@@ -108,35 +113,20 @@ def test_kubernetes_statefulset_restart_keeps_images_and_prestop_stops_nested(
         docker("volume", "rm", "-f", claim, check=False)
 
 
-def small_pod(spec: dict[str, Any]) -> dict[str, Any]:
-    """The standalone pod with small limits, for ten on one 2-core machine."""
-    small = copy.deepcopy(spec)
-    dind = next(item for item in small["containers"] if item["name"] == "dind")
-    dind["resources"] = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "384Mi"}}
-    return small
-
-
 def test_kubernetes_ten_standalone_pods_answer_and_run_nested(
     images: dict[str, str], busybox: str, busybox_tar: Path
 ) -> None:
-    """Ten standalone pods at once should each become ready and run a nested container."""
-    spec = small_pod(pod_spec(render("standalone")))
+    """Ten standalone pods at once, with small limits, should each become ready and run a nested container."""
+    spec = with_resources(pod_spec(render("standalone")), "dind", SMALL_RESOURCES)
     claims = [unique("dfs-test-claim") for _ in range(10)]
     pods = [Pod(unique(f"dind-{index}"), spec, images, {"dind-data": claim}) for index, claim in enumerate(claims)]
-
-    def start(pod: Pod) -> str:
-        pod.start()
-        load_busybox(pod, "dind", busybox_tar)
-        return pod.exec("dind", "docker", "run", "--rm", busybox, "echo", pod.name).stdout.strip()
-
     try:
         for claim in claims:
             docker("volume", "create", claim)
-        with concurrent.futures.ThreadPoolExecutor(len(pods)) as pool:
-            answers = list(pool.map(start, pods))
-        assert answers == [pod.name for pod in pods]
+        runs = run_many(pods, busybox, str(busybox_tar))
+        assert [run.answer for run in runs] == [pod.name for pod in pods]
+        assert all(run.memory_bytes < 384 * 2**20 for run in runs)
     finally:
-        with concurrent.futures.ThreadPoolExecutor(len(pods)) as pool:
-            list(pool.map(lambda pod: (pod.stop(), pod.remove()), pods))
+        delete_many(pods)
         for claim in claims:
             docker("volume", "rm", "-f", claim, check=False)

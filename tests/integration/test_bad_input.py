@@ -85,6 +85,8 @@ LAUNCHER_CASES = [
          env={"DOCKER_LAUNCH_REAP": "2"}),
     case("reap-option-not-boolean", "--reap=maybe", P, words=("--reap", "true or false"), status=2),
     case("debug-option-not-boolean", "--debug=sometimes", P, words=("--debug", "true or false"), status=2),
+    case("stop-nested-not-a-number", "--stop-nested", "soon", words=("--stop-nested", "20"), status=2),
+    case("stop-nested-two-values", "--stop-nested", "5", "10", words=("--stop-nested", "20"), status=2),
     # --- bridge, address, MTU -------------------------------------------------------------
     case("bip-bad-octet", P, "--bip", "300.1.1.1/24", words=("--bip", "192.0.2.1/24"), status=2),
     case("bip-without-prefix", P, "--bip", "192.0.2.1", words=("--bip", "192.0.2.1/24"), status=2),

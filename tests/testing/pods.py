@@ -298,3 +298,73 @@ def running_pod(
                 pod.stop()
         finally:
             pod.remove()
+
+
+# --- many pods at once (the ten-pod test and bench/fig_pods.py) ----------------------------
+
+# Small per-pod resources for ten engines on one 2-core machine.
+SMALL_RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "384Mi"}}
+_SIZE_UNITS = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "kB": 10**3, "MB": 10**6, "GB": 10**9}
+
+
+def with_resources(spec: dict[str, Any], name: str, resources: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``spec`` whose container ``name`` has ``resources``."""
+    import copy
+
+    changed = copy.deepcopy(spec)
+    for item in [*changed.get("initContainers", []), *changed["containers"]]:
+        if item["name"] == name:
+            item["resources"] = copy.deepcopy(resources)
+    return changed
+
+
+def memory_usage(container: str) -> int:
+    """Bytes the container's cgroup uses now (what its memory limit counts), from docker stats."""
+    usage = docker("stats", "--no-stream", "--format", "{{.MemUsage}}", container).stdout.split("/")[0].strip()
+    number = re.fullmatch(r"([0-9.]+)\s*([A-Za-z]+)", usage)
+    if number is None:
+        raise AssertionError(f"docker stats gave {usage!r} for {container}")
+    return int(float(number.group(1)) * _SIZE_UNITS[number.group(2)])
+
+
+@dataclass
+class PodRun:
+    """One standalone pod brought up: seconds to ready, the nested container's answer, memory."""
+
+    pod: Pod
+    ready_seconds: float
+    answer: str
+    memory_bytes: int
+
+
+def start_and_run_nested(pod: Pod, busybox: str, busybox_tar: str) -> PodRun:
+    """Start a standalone pod until ready, load busybox, run one nested container in it."""
+    started = time.monotonic()
+    pod.start()
+    ready = time.monotonic() - started
+    with open(busybox_tar, "rb") as handle:
+        pod.exec("dind", "docker", "load", input=handle.read())
+    answer = pod.exec("dind", "docker", "run", "--rm", busybox, "echo", pod.name).stdout.strip()
+    return PodRun(pod, ready, answer, memory_usage(pod.containers["dind"]))
+
+
+def run_many(pods: list[Pod], busybox: str, busybox_tar: str) -> list[PodRun]:
+    """Bring ``pods`` up all at once, as a kubelet starts a StatefulSet's pods in parallel."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(len(pods)) as pool:
+        return list(pool.map(lambda pod: start_and_run_nested(pod, busybox, busybox_tar), pods))
+
+
+def delete_many(pods: list[Pod]) -> None:
+    """Stop and remove ``pods`` all at once; what each made is removed even when a stop fails."""
+    import concurrent.futures
+
+    def delete(pod: Pod) -> None:
+        try:
+            pod.stop()
+        finally:
+            pod.remove()
+
+    with concurrent.futures.ThreadPoolExecutor(max(1, len(pods))) as pool:
+        list(pool.map(delete, pods))
