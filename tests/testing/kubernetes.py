@@ -1,5 +1,6 @@
 """deploy/kubernetes rendered with kubectl's kustomize, and checked against Kubernetes' schemas."""
 
+import copy
 import os
 import subprocess
 from functools import cache
@@ -18,7 +19,13 @@ IMAGE = "docker-from-scratch:latest"
 
 
 def render(overlay: str, deploy: Path = DEPLOY) -> list[dict[str, Any]]:
-    """`kubectl kustomize` of one overlay: the documents an operator would apply."""
+    """`kubectl kustomize` of one overlay: the documents an operator would apply (a fresh copy)."""
+    return copy.deepcopy(_render(overlay, deploy))
+
+
+@cache
+def _render(overlay: str, deploy: Path) -> list[dict[str, Any]]:
+    # kubectl takes about a second per render here; a session renders each tree once.
     result = subprocess.run(
         ["kubectl", "kustomize", os.fspath(deploy / "overlays" / overlay)],
         capture_output=True, text=True, timeout=60, check=False,
