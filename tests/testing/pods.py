@@ -112,7 +112,11 @@ class ProbeResult:
 
 @dataclass
 class Pod:
-    """One emulated pod: its containers by spec name, and the volumes it made."""
+    """One emulated pod: its containers by spec name, and the volumes it made.
+
+    ``images`` maps the spec's image names to local images, plus ``"pause"`` for the pause
+    container (busybox here); ``claims`` maps claim names to named host volumes.
+    """
 
     name: str
     spec: dict[str, Any]
