@@ -45,8 +45,8 @@ class BuildResult:
     seconds: float
 
 
-def image_name(suite: str, arch: str, slim: bool) -> str:
-    return f"docker-from-scratch-{suite}-{arch}{'-slim' if slim else ''}"
+def image_name(suite: str, arch: str, slim: bool, rootless: bool = False) -> str:
+    return f"docker-from-scratch-{suite}-{arch}{'-slim' if slim else ''}{'-rootless' if rootless else ''}"
 
 
 def image_config(assembly: content.Assembly) -> image.ImageConfig:
@@ -57,6 +57,15 @@ def image_config(assembly: content.Assembly) -> image.ImageConfig:
         "docker-from-scratch.slim": "true" if assembly.slim else "false",
         "docker-from-scratch.python": assembly.python.version,
     }
+    env: tuple[str, ...] = ENV
+    volumes, user = ("/var/lib/docker",), ""
+    if assembly.rootless:
+        # docker:dind-rootless's conventions: the socket in the user's runtime directory,
+        # the data root in its home, the image's USER that user.
+        labels["docker-from-scratch.rootless"] = "true"
+        env = (*ENV, f"XDG_RUNTIME_DIR={content.ROOTLESS_RUNTIME_DIR}",
+               f"DOCKER_HOST=unix://{content.ROOTLESS_RUNTIME_DIR}/docker.sock")  # fmt: skip
+        volumes, user = (content.ROOTLESS_DATA_ROOT,), content.ROOTLESS_USER
     for package in LABELLED_PACKAGES:
         if package in assembly.versions:
             labels[f"docker-from-scratch.version.{package}"] = assembly.versions[package]
@@ -64,8 +73,9 @@ def image_config(assembly: content.Assembly) -> image.ImageConfig:
         arch=assembly.arch,
         variant="v8" if assembly.arch == "arm64" else "",
         entrypoint=ENTRYPOINT,
-        env=ENV,
-        volumes=("/var/lib/docker",),
+        env=env,
+        volumes=volumes,
+        user=user,
         exposed_ports=("2375/tcp", "2376/tcp"),
         labels=labels,
     )
@@ -92,13 +102,16 @@ def build_image(
     cache_dir: Path | None = None,
     mirror: str | None = None,
     progress: Progress = print_progress,
+    rootless: bool = False,
 ) -> BuildResult:
     """Build the image tarball ``output/<name>.tar`` and its size report."""
     start = time.monotonic()
     cache_dir = cache_dir or default_cache_dir()
     output.mkdir(parents=True, exist_ok=True)
-    assembly = content.assemble(suite, arch, slim=slim, cache_dir=cache_dir, mirror=mirror, progress=progress)
-    name = image_name(suite, arch, slim)
+    assembly = content.assemble(
+        suite, arch, slim=slim, cache_dir=cache_dir, mirror=mirror, progress=progress, rootless=rootless
+    )
+    name = image_name(suite, arch, slim, rootless)
     layer_file, digest, size = image.build_layer_file(assembly.tree, output, progress=_layer_progress(progress))
     try:
         archive = image.write_docker_archive(layer_file, digest, image_config(assembly), tag, output / f"{name}.tar")
@@ -121,6 +134,7 @@ def build_image(
                 "suite": suite,
                 "arch": arch,
                 "slim": slim,
+                "rootless": rootless,
                 "python": assembly.python.version,
                 "python_modules": len(assembly.analysis.modules),
                 "versions": dict(sorted(assembly.versions.items())),

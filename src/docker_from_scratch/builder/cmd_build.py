@@ -20,6 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Path("out"),
         help="directory for the tarball and the report (default: ./out)",
     )
+    parser.add_argument(
+        "--rootless", action="store_true",
+        help="the rootless variant (docker:dind-rootless): dockerd as uid 1000 under rootlesskit",
+    )  # fmt: skip
     parser.add_argument("--load", action="store_true", help="load the image into the local engine (docker load)")
     parser.add_argument(
         "--tag", default=DEFAULT_TAG, help=f"image name and tag (default: {DEFAULT_TAG})"
@@ -29,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     result = build_image(
         args.suite, args.arch, args.slim, args.output,
-        tag=args.tag, cache_dir=args.cache_dir, mirror=args.mirror,
+        tag=args.tag, cache_dir=args.cache_dir, mirror=args.mirror, rootless=args.rootless,
     )  # fmt: skip
     print(report.format_table(result.sizes))
     print(f"image: {result.archive} ({result.layer_size / 1e6:.1f} MB layer)")

@@ -62,6 +62,25 @@ DIRECTORIES = {
     "/var/lib/docker": 0o710,
 }
 SYMLINKS = {"/var/run": "../run"}
+# The rootless variant, as docker:dind-rootless: user `rootless`, uid and gid 1000, with
+# one full range of subordinate ids; its data root (the image's volume), runtime directory
+# (the socket) and home are its own; /certs is world-writable so the user makes its keys.
+ROOTLESS_UID = 1000
+ROOTLESS_USER = "rootless"
+ROOTLESS_HOME = "/home/rootless"
+ROOTLESS_DATA_ROOT = ROOTLESS_HOME + "/.local/share/docker"
+ROOTLESS_RUNTIME_DIR = f"/run/user/{ROOTLESS_UID}"
+ROOTLESS_SUBIDS = f"{ROOTLESS_USER}:100000:65536\n"
+ROOTLESS_DIRECTORIES = {  # path -> (mode, owner)
+    ROOTLESS_HOME: (0o755, ROOTLESS_UID),
+    ROOTLESS_HOME + "/.local": (0o755, ROOTLESS_UID),
+    ROOTLESS_HOME + "/.local/share": (0o755, ROOTLESS_UID),
+    ROOTLESS_DATA_ROOT: (0o700, ROOTLESS_UID),
+    "/run/user": (0o1777, 0),
+    ROOTLESS_RUNTIME_DIR: (0o700, ROOTLESS_UID),
+    "/certs": (0o1777, 0),
+    "/certs/client": (0o1777, 0),
+}
 OS_RELEASE = "/usr/lib/os-release"
 
 
@@ -89,6 +108,7 @@ class Assembly:
     python: pyruntime.PythonVersion
     analysis: pyruntime.Analysis
     row_files: dict[str, list[str]] = field(default_factory=dict)  # row -> paths it named
+    rootless: bool = False
 
 
 def row_component(row: Requirement) -> str:
@@ -140,11 +160,12 @@ def assemble(
     cache_dir: Path,
     mirror: str | None = None,
     progress: Progress = print_progress,
+    rootless: bool = False,
 ) -> Assembly:
     """Fetch, unpack and choose every file of the image."""
     info = arch_info(arch)
     repo = AptRepo(suite, arch, cache_dir=cache_dir, mirror=mirror, progress=progress)
-    rows = image_rows(slim=slim)
+    rows = image_rows(slim=slim, rootless=rootless)
     python = pyruntime.suite_python(repo)
     available = repo.available({p for row in rows for p in row.packages})
     row_packages = {row.name: [p for p in row.packages if p in available] for row in rows}
@@ -240,8 +261,18 @@ def assemble(
             versions[entry.package] = ref_by_name[entry.package].version
 
     # --- /etc defaults, also under /usr/etc ------------------------------------------------
-    image.add(generated("/etc/passwd", PASSWD.encode()))
-    image.add(generated("/etc/group", GROUP.encode()))
+    passwd, group = PASSWD, GROUP
+    if rootless:
+        passwd += f"{ROOTLESS_USER}:x:{ROOTLESS_UID}:{ROOTLESS_UID}:{ROOTLESS_USER}:{ROOTLESS_HOME}:/bin/sh\n"
+        group += f"{ROOTLESS_USER}:x:{ROOTLESS_UID}:\n"
+        for path in ("/etc/subuid", "/etc/subgid"):
+            image.add(generated(path, ROOTLESS_SUBIDS.encode()))
+            closure.reasons[path] = "rootless: the user's subordinate ids"
+        for directory, (mode, owner) in ROOTLESS_DIRECTORIES.items():
+            image.add(Entry(directory, "dir", mode, package="generated", component="layout", owner=owner))
+            closure.reasons[directory] = "rootless: the user's own directory"
+    image.add(generated("/etc/passwd", passwd.encode()))
+    image.add(generated("/etc/group", group.encode()))
     for path in ETC_DEFAULTS:
         if path in image:
             image.add(Entry("/usr" + path, "hardlink", 0o644, target=path, package="generated", component="tools"))
@@ -273,4 +304,5 @@ def assemble(
         python=python,
         analysis=analysis,
         row_files=row_files,
+        rootless=rootless,
     )

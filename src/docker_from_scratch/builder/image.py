@@ -1,7 +1,8 @@
 """Write the image: one reproducible layer tar, and a docker-archive that `docker load` takes.
 
 Reproducible: every member has the same mtime (``SOURCE_DATE_EPOCH``, else 0), uid and
-gid 0 with no user or group names, and members are sorted by path (parents first,
+gid 0 (the rootless image's home and runtime directories: its user's) with no user or
+group names, and members are sorted by path (parents first,
 since a path sorts before everything under it); the JSON documents are written with
 sorted keys and no whitespace, and the ``created`` date is the same epoch. The same
 inputs give a byte-identical tarball and therefore the same image ID (the config's
@@ -42,12 +43,13 @@ def canonical_json(document: Any) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
 
-def _tarinfo(name: str, kind: bytes, mode: int, mtime: int) -> tarfile.TarInfo:
+def _tarinfo(name: str, kind: bytes, mode: int, mtime: int, owner: int = 0) -> tarfile.TarInfo:
+    # mode keeps the setuid bit (newuidmap, newgidmap): tarfile writes all 12 mode bits.
     info = tarfile.TarInfo(name)
     info.type = kind
     info.mode = mode
     info.mtime = mtime
-    info.uid = info.gid = 0
+    info.uid = info.gid = owner
     info.uname = info.gname = ""
     return info
 
@@ -101,7 +103,7 @@ def write_layer(
         for entry in members:
             name = entry.path.lstrip("/")
             if entry.kind == "dir":
-                tar.addfile(_tarinfo(name, tarfile.DIRTYPE, entry.mode, mtime))
+                tar.addfile(_tarinfo(name, tarfile.DIRTYPE, entry.mode, mtime, entry.owner))
             elif entry.kind == "symlink":
                 info = _tarinfo(name, tarfile.SYMTYPE, 0o777, mtime)
                 info.linkname = entry.target
@@ -112,7 +114,7 @@ def write_layer(
                 tar.addfile(info)
             else:
                 content = tree.content_entry(entry) if entry.kind == "hardlink" else entry
-                info = _tarinfo(name, tarfile.REGTYPE, entry.mode, mtime)
+                info = _tarinfo(name, tarfile.REGTYPE, entry.mode, mtime, entry.owner)
                 info.size = content.size
                 if content.data is not None:
                     tar.addfile(info, io.BytesIO(content.data))
@@ -139,6 +141,7 @@ class ImageConfig:
     labels: dict[str, str]
     stop_signal: str = "SIGTERM"
     variant: str = ""
+    user: str = ""  # the rootless image runs as its unprivileged user
     # Exec form: the slim image has no shell. `dockerlaunch --health` pings dockerd's
     # unix socket (GET /_ping) with the standard library. Durations are nanoseconds.
     healthcheck: tuple[str, ...] = ("CMD", "/usr/bin/dockerlaunch", "--health")
@@ -152,6 +155,8 @@ class ImageConfig:
             "StopSignal": self.stop_signal,
             "Volumes": {volume: {} for volume in self.volumes},
         }
+        if self.user:
+            config["User"] = self.user
         if self.healthcheck:
             second = 1_000_000_000
             config["Healthcheck"] = {

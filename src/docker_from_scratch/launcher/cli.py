@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
     if baremetal.is_bare_kernel():  # PID 1 of a VM: prepare, run us again as a child, power off
         baremetal.boot()
     argv = sys.argv[1:] if argv is None else argv
+    from docker_from_scratch.launcher import rootless
+
+    if rootless.is_child(os.environ) and os.getuid() == 0:
+        rootless.child(argv)  # re-run by rootlesskit in its namespaces: exec dockerd
     if argv[:1] == ["--health"]:
         # The image's HEALTHCHECK: exec form (the slim image has no shell), stdlib /_ping.
         from docker_from_scratch.launcher import dind
@@ -44,6 +48,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
             log.warn(warning)
         if options.command is not None:
             run_command(options.command)
+        if os.getuid() != 0:
+            # docker:dind's rule: not root means rootless (dockerd under rootlesskit)
+            rootless.launch(options)
         launch(options)
     except LaunchError as exc:
         log.error(exc.one_line())

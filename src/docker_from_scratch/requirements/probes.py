@@ -678,6 +678,107 @@ def probe_device(row: Requirement, root: str = "/") -> Result:
     return Result(True, f"{row.target} opens read-write")
 
 
+# --- the rootless variant's rows -------------------------------------------------------------
+
+# dockerd's rootless documentation asks for 65,536 subordinate ids (one full uid range).
+MIN_SUBORDINATE_IDS = 65536
+CLONE_NEWUSER = 0x10000000
+
+
+def probe_setuid(row: Requirement, root: str = "/") -> Result:
+    """Each program is on PATH, owned by root and setuid, or carries file capabilities, and
+    no-new-privileges (which voids both) is off."""
+    if (_status_field(root, "NoNewPrivs") or "0").strip() == "1":
+        return Result(False, "no-new-privileges is set: setuid bits and file capabilities are void", row.fix)
+    for name in row.target.split():
+        path = find_program(name, root)
+        if path is None:
+            return Result(False, f"no {name} on PATH", row.fix)
+        info = os.stat(path)
+        setuid = info.st_uid == 0 and bool(info.st_mode & stat.S_ISUID)
+        if not setuid and not _has_file_capabilities(path):
+            return Result(False, f"{path} is neither setuid root nor has file capabilities", row.fix)
+    return Result(True, f"{row.target}: setuid root")
+
+
+def _has_file_capabilities(path: str) -> bool:
+    try:
+        return bool(os.getxattr(path, "security.capability"))
+    except OSError:
+        return False
+
+
+def _user_names(root: str, uid: int) -> set[str]:
+    """The uid as text and its names in /etc/passwd (subuid(5) lines may use either)."""
+    names = {str(uid)}
+    for line in (_read(root, "/etc/passwd") or "").splitlines():
+        fields = line.split(":")
+        if len(fields) > 2 and fields[2] == str(uid):
+            names.add(fields[0])
+    return names
+
+
+def probe_subids(row: Requirement, root: str = "/") -> Result:
+    """/etc/subuid and /etc/subgid give the effective user at least 65,536 ids."""
+    uid = os.geteuid()
+    names = _user_names(root, uid)
+    found = []
+    for path in row.target.split():
+        count = 0
+        for line in (_read(root, path) or "").splitlines():
+            fields = line.strip().split(":")
+            if len(fields) == 3 and fields[0] in names and fields[2].isdigit():
+                count += int(fields[2])
+        if count < MIN_SUBORDINATE_IDS:
+            return Result(False, f"{path} gives uid {uid} {count} ids (needs {MIN_SUBORDINATE_IDS})", row.fix)
+        found.append(f"{path}: {count}")
+    return Result(True, ", ".join(found))
+
+
+def probe_userns_sysctl(row: Requirement, root: str = "/") -> Result:
+    """Neither sysctl turns unprivileged user namespaces off (a missing one does not)."""
+    limit_path, clone_path = row.target.split()
+    limit = (_read(root, limit_path) or "").strip()
+    if limit == "0":
+        return Result(False, "user.max_user_namespaces is 0", row.fix)
+    clone = (_read(root, clone_path) or "").strip()
+    if clone == "0":
+        return Result(False, "kernel.unprivileged_userns_clone is 0", row.fix)
+    return Result(True, f"user.max_user_namespaces {limit or '(absent)'}")
+
+
+def probe_userns_unshare(row: Requirement, root: str = "/") -> Result:
+    """A forked child may unshare(CLONE_NEWUSER): seccomp or AppArmor answer EPERM."""
+    if root != "/":
+        return Result(True, "not probed under another root")
+    pid = os.fork()
+    if pid == 0:  # the child: it only tries, then reports the errno as its exit status
+        status = 0
+        try:
+            if hasattr(os, "unshare"):  # Python 3.12+ (the image's); else libc's
+                os.unshare(CLONE_NEWUSER)
+            else:
+                import ctypes
+
+                libc = ctypes.CDLL(None, use_errno=True)
+                if libc.unshare(CLONE_NEWUSER) != 0:
+                    status = ctypes.get_errno() or 1
+        except OSError as error:
+            status = error.errno or 1
+        os._exit(min(status, 255))
+    _, wait_status = os.waitpid(pid, 0)
+    errno_value = os.waitstatus_to_exitcode(wait_status)
+    if errno_value == 0:
+        return Result(True, "unshare(CLONE_NEWUSER) works")
+    import errno
+
+    name = errno.errorcode.get(errno_value, str(errno_value))
+    detail = f"unshare(CLONE_NEWUSER) fails with {name}"
+    if errno_value == errno.EPERM:
+        detail += " (seccomp or AppArmor)"
+    return Result(False, detail, row.fix)
+
+
 PROBES: dict[str, Probe] = {
     "program": probe_program,
     "file": probe_file,
@@ -697,6 +798,10 @@ PROBES: dict[str, Probe] = {
     "capability": probe_capability,
     "writable": probe_writable,
     "device": probe_device,
+    "setuid": probe_setuid,
+    "subids": probe_subids,
+    "userns-sysctl": probe_userns_sysctl,
+    "userns-unshare": probe_userns_unshare,
 }
 
 

@@ -4,6 +4,8 @@ Levels:
     hard      Docker cannot run without it; the launcher stops, ``check`` exits 1.
     soft      Docker runs, but ``lost`` says what goes missing; a warning.
     optional  Only some builds need it (git, ssh); ``--slim`` images leave it out.
+    rootless  Only the rootless variant (``build --rootless``) needs it; there the
+              rootless launcher stops on it like a hard row, elsewhere nothing checks it.
 
 ``probe`` names how to test for the row (see ``probes.PROBES``) and ``target`` is
 what the probe looks at. ``packages`` lists Debian packages, the first one the suite
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
     from typing import Literal
 
     Kind = Literal["file", "engine", "kernel", "privilege"]
-    Level = Literal["hard", "soft", "optional"]
+    Level = Literal["hard", "soft", "optional", "rootless"]
 
 _FIELDS = (
     "name", "kind", "level", "why", "probe", "target", "lost", "fix",
@@ -427,6 +429,76 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         probe="device", target="/dev/fuse",
         lost="FUSE inside containers", fix="load the fuse module on the host",
     ),
+    # --- the rootless variant (build --rootless): dockerd as uid 1000 under rootlesskit --
+    Requirement(
+        "rootlesskit", "engine", "rootless",
+        why="run dockerd in a user namespace as an unprivileged user (rootless mode)",
+        probe="program", target="rootlesskit",
+        lost="rootless mode",
+        fix="use the rootless image (docker-from-scratch build --rootless)",
+        packages=("rootlesskit", "util-linux", "iproute2"),
+        # dockerd 26 publishes ports through rootlesskit-docker-proxy when rootless;
+        # rootlesskit runs `nsenter ... ip tuntap add` to make the tap device.
+        programs=("rootlesskit", "rootlesskit-docker-proxy", "nsenter", "ip"),
+    ),
+    Requirement(
+        "slirp4netns", "engine", "rootless",
+        # Chosen over pasta (passt): see the README's rootless section for the figures.
+        why="give the rootless daemon's network namespace a user-mode uplink (rootlesskit --net)",
+        probe="program", target="slirp4netns",
+        lost="rootless networking",
+        fix="use the rootless image, or set DOCKERD_ROOTLESS_ROOTLESSKIT_NET to a driver it has",
+        packages=("slirp4netns",), programs=("slirp4netns",),
+    ),
+    Requirement(
+        "fuse-overlayfs", "engine", "rootless",
+        why="layer images rootless where the kernel (< 5.13) has no overlayfs in a user namespace",
+        probe="program", target="fuse-overlayfs",
+        lost="overlay storage rootless on kernels before 5.13 (dockerd falls back to vfs)",
+        fix="use a kernel from 5.13 on, or the rootless image (it ships fuse-overlayfs)",
+        packages=("fuse-overlayfs",), programs=("fuse-overlayfs",),
+    ),
+    Requirement(
+        "uid map tools", "privilege", "rootless",
+        # The only privileged programs of rootless mode; the builder keeps Debian's setuid bit.
+        why="map the subordinate ids into the user namespace (newuidmap, newgidmap: setuid root)",
+        probe="setuid", target="newuidmap newgidmap",
+        lost="more than one uid in rootless containers",
+        fix="install uidmap with newuidmap and newgidmap setuid root, and do not run the "
+            "container with --security-opt no-new-privileges",
+        packages=("uidmap",), programs=("newuidmap", "newgidmap"),
+    ),
+    Requirement(
+        "subordinate ids", "privilege", "rootless",
+        why="give the rootless user 65,536 ids for the users of nested containers",
+        probe="subids", target="/etc/subuid /etc/subgid",
+        lost="rootless mode",
+        fix="add a line USER:100000:65536 for the user to /etc/subuid and /etc/subgid",
+    ),
+    Requirement(
+        "user namespaces", "kernel", "rootless",
+        why="let an unprivileged user create a user namespace (rootlesskit)",
+        probe="userns-sysctl",
+        target="/proc/sys/user/max_user_namespaces /proc/sys/kernel/unprivileged_userns_clone",
+        lost="rootless mode",
+        fix="on the host: sysctl -w user.max_user_namespaces=28633 "
+            "kernel.unprivileged_userns_clone=1",
+    ),
+    Requirement(
+        "unshare allowed", "privilege", "rootless",
+        why="call unshare(CLONE_NEWUSER), which Docker's default seccomp profile and AppArmor refuse",
+        probe="userns-unshare",
+        lost="rootless mode",
+        fix="run the container with --privileged, or with --security-opt seccomp=unconfined "
+            "--security-opt apparmor=unconfined",
+    ),
+    Requirement(
+        "/dev/net/tun", "privilege", "rootless",
+        why="give slirp4netns the tap device of the rootless network namespace",
+        probe="device", target="/dev/net/tun",
+        lost="rootless networking",
+        fix="run the container with --privileged, or with --device /dev/net/tun",
+    ),
 )  # fmt: skip
 
 
@@ -437,10 +509,18 @@ def by_name(name: str) -> Requirement:
     raise KeyError(name)
 
 
-def image_rows(*, slim: bool) -> tuple[Requirement, ...]:
-    """The rows whose packages go into the image; ``slim`` drops the optional ones."""
+def image_rows(*, slim: bool, rootless: bool = False) -> tuple[Requirement, ...]:
+    """The rows whose packages go into the image; ``slim`` drops the optional ones and
+    only ``rootless`` images take the rootless rows."""
     return tuple(
         row
         for row in REQUIREMENTS
-        if row.packages and not (slim and row.level == "optional")
+        if row.packages
+        and not (slim and row.level == "optional")
+        and (rootless or row.level != "rootless")
     )
+
+
+def rootless_rows() -> tuple[Requirement, ...]:
+    """The rows the rootless launcher stops on (before rootlesskit starts)."""
+    return tuple(row for row in REQUIREMENTS if row.level == "rootless")
