@@ -41,6 +41,20 @@ def image(engine: None) -> str:
 
 
 @pytest.fixture(scope="session")
+def rootless_image(engine: None) -> str:
+    """The rootless variant (build --rootless), built and loaded once a session."""
+    tag = IMAGE_TAG.replace(":test-", ":test-rootless-")
+    if "DFS_ROOTLESS_IMAGE" in os.environ:
+        return os.environ["DFS_ROOTLESS_IMAGE"]
+    subprocess.run(
+        [sys.executable, "-m", "docker_from_scratch.cli", "build", "--rootless", "--load", "--tag", tag,
+         "-o", os.fspath(ROOT / "out" / "test")],
+        check=True, timeout=1800,
+    )  # fmt: skip
+    return tag
+
+
+@pytest.fixture(scope="session")
 def busybox(engine: None) -> str:
     """A busybox image imported locally into the host engine (no registry)."""
     return ensure_busybox_image()

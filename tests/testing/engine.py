@@ -130,13 +130,14 @@ def dind(
     volume: str | None = None,
     keep_volume: bool = False,
     wait: bool = True,
+    data_root: str = "/var/lib/docker",
 ) -> Iterator[Dind]:
     """Start our image as a DinD daemon (privileged flags, a named volume for its data root)."""
     name = unique("dfs-test")
     volume = volume or unique("dfs-test-data")
     docker(
         "run", "-d", "--name", name, *privileged_flags(),
-        "-v", f"{volume}:/var/lib/docker", *run_options, image, *args,
+        "-v", f"{volume}:{data_root}", *run_options, image, *args,
     )  # fmt: skip
     container = Dind(name, volume)
     try:

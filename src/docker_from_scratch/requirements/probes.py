@@ -694,9 +694,10 @@ def probe_setuid(row: Requirement, root: str = "/") -> Result:
         path = find_program(name, root)
         if path is None:
             return Result(False, f"no {name} on PATH", row.fix)
-        info = os.stat(path)
+        resolved = _resolve(root, path)
+        info = os.stat(resolved)
         setuid = info.st_uid == 0 and bool(info.st_mode & stat.S_ISUID)
-        if not setuid and not _has_file_capabilities(path):
+        if not setuid and not _has_file_capabilities(resolved):
             return Result(False, f"{path} is neither setuid root nor has file capabilities", row.fix)
     return Result(True, f"{row.target}: setuid root")
 
