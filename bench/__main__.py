@@ -36,6 +36,7 @@ FIGURES = {
     "reaping": ("bench.fig_reaping", "10,000 orphans under the launcher in reap mode"),
     "nested": ("bench.fig_nested", "nested docker run --rm IMAGE true against the host engine"),
     "pods": ("bench.fig_pods", "ten standalone Kubernetes pods at once (emulated): start-up and memory per pod"),
+    "rootless": ("bench.fig_rootless", "the rootless variant's size and start against the rootful image's"),
     "bare-kernel": ("bench.fig_bare_kernel", "kernel exec of /init to dockerd answering, under QEMU TCG"),
 }
 

@@ -71,11 +71,13 @@ class Container:
 
 
 @contextmanager
-def started(image: str, *args: str, options: Sequence[str] = (), data_volume: bool = True) -> Iterator[Container]:
+def started(
+    image: str, *args: str, options: Sequence[str] = (), data_volume: bool = True, data_root: str = "/var/lib/docker"
+) -> Iterator[Container]:
     """``docker run -d`` our image with the privileged flags (and a fresh data volume)."""
     name = unique()
     volume = unique("data") if data_volume else None
-    mounts = ("-v", f"{volume}:/var/lib/docker") if volume else ()
+    mounts = ("-v", f"{volume}:{data_root}") if volume else ()
     try:
         docker("run", "-d", "--name", name, *privileged_flags(), *mounts, *options, image, *args)
         yield Container(name, volume)
@@ -156,7 +158,9 @@ def ping(socket_path: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def wait_for_api(container: Container, timeout: float = 120, interval: float = 0.01) -> float:
+def wait_for_api(
+    container: Container, timeout: float = 120, interval: float = 0.01, socket: str = "/run/docker.sock"
+) -> float:
     """Poll the nested daemon's socket from the host until it answers; monotonic time of the answer.
 
     The socket is reached through ``/proc/PID/root`` (the container's mount namespace),
@@ -169,7 +173,7 @@ def wait_for_api(container: Container, timeout: float = 120, interval: float = 0
         if not path:
             pid = docker("inspect", "-f", "{{.State.Pid}}", container.name).strip()
             if pid.isdigit() and pid != "0":
-                path = f"/proc/{pid}/root/run/docker.sock"
+                path = f"/proc/{pid}/root{socket}"
             elif docker("inspect", "-f", "{{.State.Status}}", container.name).strip() == "exited":
                 break
         if path and ping(path):

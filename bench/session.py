@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CLI = ROOT / ".venv" / "bin" / "docker-from-scratch"
 STAMP_SOURCE = Path(__file__).resolve().parent / "stamp.c"
 IMAGE_TAG = "dfs-bench-image:run"
+ROOTLESS_TAG = "dfs-bench-image:rootless"
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,13 @@ class Built:
         return sorted(self.phases, key=lambda phase: -phase[1])[:count]
 
 
-def build(output: Path, *, slim: bool = False, cache_dir: Path | None = None, tag: str = IMAGE_TAG) -> Built:
+def build(
+    output: Path, *, slim: bool = False, cache_dir: Path | None = None, tag: str = IMAGE_TAG, rootless: bool = False
+) -> Built:
     """Run the builder as a user would; the time includes the CLI's start."""
     argv = [os.fspath(CLI), "build", "-o", os.fspath(output), "--tag", tag]
     argv += ["--slim"] if slim else []
+    argv += ["--rootless"] if rootless else []
     argv += ["--cache-dir", os.fspath(cache_dir)] if cache_dir else []
     # A cold build must not find anything under the user's cache either.
     env = {**os.environ, "XDG_CACHE_HOME": os.fspath(cache_dir)} if cache_dir else None
@@ -81,6 +85,7 @@ class Session:
         # Figures measured earlier in this run, for the explanations of later ones.
         self.shared: dict[str, float] = {}
         self._loaded: str | None = None
+        self._rootless_loaded: list[str] = []
         self._stamp: Path | None = None
 
     def repetitions(self, full: int, quick: int) -> int:
@@ -95,11 +100,25 @@ class Session:
     # --- images ------------------------------------------------------------------------
 
     def built(self, variant: str) -> Built:
-        """The full or slim image of the working tree (a warm build unless done already)."""
+        """The full, slim or rootless image of the working tree (a warm build unless done already)."""
         if variant not in self.builds:
             self.log(f"building the {variant} image (warm cache)")
-            self.builds[variant] = build(self.work / f"build-{variant}", slim=variant == "slim")
+            tag = ROOTLESS_TAG if variant == "rootless" else IMAGE_TAG
+            self.builds[variant] = build(
+                self.work / f"build-{variant}", slim=variant == "slim", rootless=variant == "rootless", tag=tag
+            )
         return self.builds[variant]
+
+    def rootless_image(self) -> str:
+        """The rootless variant of the working tree, loaded into the host engine."""
+        if ROOTLESS_TAG not in self._rootless_loaded:
+            archive = self.built("rootless").archive
+            self.log(f"loading {archive.name} into the host engine as {ROOTLESS_TAG}")
+            with open(archive, "rb") as handle:
+                engine.docker("load", "-q", stdin=handle.fileno(), timeout=600)
+            self._rootless_loaded.append(ROOTLESS_TAG)
+            self._stack.callback(engine.docker, "rmi", ROOTLESS_TAG, check=False)
+        return ROOTLESS_TAG
 
     def image(self) -> str:
         """A tag of the full image in the host engine (``--image``, or the build loaded)."""

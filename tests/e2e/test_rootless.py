@@ -267,3 +267,17 @@ def test_rootless_refusal_is_one_line_within_a_second(
     for word in words:
         assert word in errors[0], errors[0]
     assert seconds < 1.0, f"refused after {seconds:.2f} s"
+
+
+def test_rootful_image_as_a_user_names_the_rootless_image(image: str) -> None:
+    """The rootful image started as uid 1000 should refuse in one line, naming the rootless image."""
+    name = unique("dfs-test-refusal")
+    try:
+        result = docker("run", "--name", name, "--user", "1000", *privileged_flags(), image, check=False, timeout=120)
+    finally:
+        docker("rm", "-f", "-v", name, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "dockerlaunch: error: rootlesskit is required to run dockerd in a user namespace as an unprivileged user "
+        "(rootless mode): no rootlesskit on PATH (hint: use the rootless image (docker-from-scratch build --rootless))"
+    )
