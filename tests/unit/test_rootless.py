@@ -141,3 +141,14 @@ def test_check_directory_refuses_an_unset_runtime_dir() -> None:
     """An unset XDG_RUNTIME_DIR should fail naming the variable."""
     with pytest.raises(LaunchError, match="XDG_RUNTIME_DIR is not set"):
         rootless.check_directory("XDG_RUNTIME_DIR", None)
+
+
+def test_check_verdict_names_rootless_rows_apart(tmp_path: Path) -> None:
+    """Missing rootless rows should not count as losses of the rootful daemon, but be named for --rootless."""
+    from docker_from_scratch.doctor.report import run_check
+
+    write(tmp_path / "proc/self/status", "Uid:\t0\t0\t0\t0\n")
+    report = run_check([by_name("root"), by_name("subordinate ids")], root=os.fspath(tmp_path))
+    assert report.docker_can_run
+    verdict = "Docker can run here; every requirement was found; rootless mode also needs: subordinate ids"
+    assert report.verdict() == verdict

@@ -69,10 +69,14 @@ class Report:
             names = ", ".join(o.requirement.name for o in self.blocking)
             fixes = "; ".join(dict.fromkeys(o.fix for o in self.blocking))
             return f"Docker cannot run here: missing {names} (fix: {fixes})"
-        soft = [o.requirement.name for o in self.outcomes if not o.result.ok]
-        if soft:
-            return f"Docker can run here; missing, with losses: {', '.join(soft)}"
-        return "Docker can run here; every requirement was found"
+        missing = [o.requirement for o in self.outcomes if not o.result.ok]
+        soft = [row.name for row in missing if row.level != "rootless"]
+        # Rootless rows are no loss for a rootful daemon: name them apart, for `--rootless`.
+        rootless = [row.name for row in missing if row.level == "rootless"]
+        line = "Docker can run here; " + (
+            f"missing, with losses: {', '.join(soft)}" if soft else "every requirement was found"
+        )
+        return line + (f"; rootless mode also needs: {', '.join(rootless)}" if rootless else "")
 
 
 def where_am_i(root: str = "/") -> str:
