@@ -116,3 +116,35 @@ def test_docker_archive_created_date_follows_source_date_epoch(
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     dated = write_docker_archive(layer, digest, config(), "x:1", tmp_path / "b.tar")
     assert plain.image_id != dated.image_id
+
+
+def test_layer_keeps_setuid_bits_and_owners() -> None:
+    """A setuid-root file should keep 04755 in the layer, and an entry's owner its uid and gid."""
+    tree = FileTree(
+        [
+            Entry("/usr/bin/newuidmap", "file", 0o4755, data=b"\x7fELF", package="uidmap"),
+            Entry("/home/rootless", "dir", 0o755, package="generated", owner=1000),
+        ]
+    )
+    out = io.BytesIO()
+    write_layer(tree, out, mtime=0)
+    out.seek(0)
+    with tarfile.open(fileobj=out) as tar:
+        members = {member.name: member for member in tar}
+    assert members["usr/bin/newuidmap"].mode == 0o4755 and members["usr/bin/newuidmap"].uid == 0
+    assert (members["home/rootless"].uid, members["home/rootless"].gid) == (1000, 1000)
+    assert members["home"].uid == 0  # parents nobody listed stay root's
+
+
+def test_image_config_sets_user_only_when_given() -> None:
+    """The rootless image's config should carry User; the rootful one none."""
+
+    def config(user: str) -> dict[str, object]:
+        image = ImageConfig(
+            arch="amd64", entrypoint=("/x",), env=(), volumes=(), exposed_ports=(), labels={}, user=user
+        )
+        document: dict[str, object] = image.document("0" * 64, "1970-01-01T00:00:00Z")["config"]
+        return document
+
+    assert "User" not in config("")
+    assert config("rootless")["User"] == "rootless"
