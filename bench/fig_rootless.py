@@ -17,9 +17,9 @@ import time
 from bench import engine
 from bench.session import Session
 from bench.table import Detail, Figure, Results, format_value
+from docker_from_scratch.builder.content import ROOTLESS_DATA_ROOT, ROOTLESS_RUNTIME_DIR
 
-ROOTLESS_SOCKET = "/run/user/1000/docker.sock"
-ROOTLESS_DATA_ROOT = "/home/rootless/.local/share/docker"
+ROOTLESS_SOCKET = f"{ROOTLESS_RUNTIME_DIR}/docker.sock"
 
 
 def _total_bytes(report: dict[str, object]) -> float:

@@ -16,13 +16,13 @@ import pytest
 
 from docker_from_scratch.host import privileged_flags
 from tests.testing.engine import Dind, dind, docker, unique
-from tests.testing.rootless import DATA_ROOT, make_tun_node, tun_flags
+from tests.testing.rootless import DATA_ROOT, SUBID_COUNT, SUBID_START, UID, make_tun_node, tun_flags
 
 pytestmark = pytest.mark.e2e
 
 NESTED_BUSYBOX = "dfs-test-busybox:latest"
-ROOTLESS_UID = 1000
-SUBORDINATE_START = 100000  # the image's /etc/subuid: rootless:100000:65536
+ROOTLESS_UID = UID
+SUBORDINATE_START = SUBID_START  # the image's /etc/subuid: rootless:100000:65536
 TLS_JOB = {"DOCKER_HOST": "tcp://docker:2376", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "/certs/client"}
 
 
@@ -150,7 +150,7 @@ def test_rootless_nested_uids_map_to_the_user_and_its_subordinate_ids(daemon: Di
         pid = host_pid_of(f"sleep\0{marker}\0".encode())
         mapping = [line.split() for line in Path(f"/proc/{pid}/uid_map").read_text().splitlines()]
         assert mapping[0] == ["0", str(ROOTLESS_UID), "1"]
-        assert mapping[1] == ["1", str(SUBORDINATE_START), "65536"]
+        assert mapping[1] == ["1", str(SUBORDINATE_START), str(SUBID_COUNT)]
     finally:
         daemon.exec("docker", "rm", "-f", name, check=False)
 

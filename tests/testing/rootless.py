@@ -4,9 +4,13 @@ import os
 import stat
 from pathlib import Path
 
+from docker_from_scratch.builder import content
+
 # /dev/net/tun's numbers (Documentation/admin-guide/devices.txt: misc 200).
 TUN_MAJOR, TUN_MINOR = 10, 200
-DATA_ROOT = "/home/rootless/.local/share/docker"
+DATA_ROOT = content.ROOTLESS_DATA_ROOT
+UID = content.ROOTLESS_UID
+SUBID_START, SUBID_COUNT = content.ROOTLESS_SUBID_START, content.ROOTLESS_SUBID_COUNT
 
 
 def make_tun_node(directory: Path) -> Path:

@@ -248,8 +248,10 @@ def launch(options: LaunchOptions) -> NoReturn:
         log.warn("--stop-grace is ignored rootless: docker-init forwards SIGTERM to rootlesskit")
     kit = rootlesskit_argv(options, env, net, mtu, port_driver)
     found = run.find_program("rootlesskit", env["PATH"])
-    assert found is not None  # check_rootless stopped otherwise
-    launcher = os.path.realpath(sys.argv[0]) if sys.argv[0].startswith("/") else "/usr/bin/dockerlaunch"
+    # rootlesskit runs us again as its child: by the path we were started with, else from PATH
+    launcher = sys.argv[0] if os.path.isabs(sys.argv[0]) else run.find_program("dockerlaunch", env["PATH"])
+    if found is None or launcher is None:  # the checks found rootlesskit; only a race gets here
+        raise LaunchError("rootlesskit or dockerlaunch vanished from PATH", hint="rerun with DOCKER_LAUNCH_DEBUG=true")
     argv = [found, *kit[1:], launcher, options.dockerd, *options.dockerd_args, *extra]
     env[CHILD_MARK] = "1"
     if options.log_file:
