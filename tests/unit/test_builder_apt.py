@@ -1,15 +1,21 @@
 """apt for any suite: the host's mirror, the suite mapping and .deb names (no network)."""
 
+from pathlib import Path
+
 import pytest
 
 from docker_from_scratch.builder.apt import (
+    AptRepo,
     DebRef,
     SourceEntry,
+    expired_release,
     parse_deb822_sources,
     parse_one_line_sources,
     source_lines,
 )
 from docker_from_scratch.builder.errors import BuildError
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 DEB822 = """\
 Types: deb
@@ -78,3 +84,46 @@ def test_source_lines_without_debian_sources_names_the_fix() -> None:
 def test_deb_filename_encodes_the_epoch_like_apt() -> None:
     """The cache key should be apt's own file name, epoch colon as %3a."""
     assert DebRef("git", "1:2.47.3-0+deb13u1", "amd64").filename == "git_1%3a2.47.3-0+deb13u1_amd64.deb"
+
+
+def test_source_lines_sid_has_no_updates_or_security_suites() -> None:
+    """sid should map only the host's main suite: unstable has no -updates or -security."""
+    lines = source_lines("sid", entries=parse_deb822_sources(DEB822), codename="bookworm")
+    assert [line.split()[2:4] for line in lines] == [["http://mirror.example/debian", "sid"]]
+
+
+def test_expired_release_names_the_cause_and_the_opt_in() -> None:
+    """apt's real "Release file ... is expired" output should become one line naming --allow-expired-release."""
+    # Captured from apt-get update of forky on this machine's mirror (exit status 100).
+    error = expired_release((FIXTURES / "apt_update_expired.txt").read_text())
+    assert error is not None
+    assert str(error).startswith(
+        "the mirror's Release file http://deb.debian.org/debian/dists/forky/InRelease is expired"
+    )
+    assert "Valid-Until" in str(error) and "\n" not in str(error)
+    assert error.hint is not None and "--allow-expired-release" in error.hint and "signatures" in error.hint
+
+
+def test_expired_release_leaves_other_apt_failures_alone() -> None:
+    """Any other apt failure should keep its own message (None: no reinterpretation)."""
+    other = (
+        "E: Failed to fetch http://deb.debian.org/debian/dists/forky/InRelease  Could not resolve 'deb.debian.org'\n"
+    )
+    assert expired_release(other) is None
+
+
+@pytest.mark.parametrize("allow", [False, True], ids=["default", "opt-in"])
+def test_apt_conf_skips_only_the_date_check_when_opted_in(tmp_path: Path, allow: bool) -> None:
+    """--allow-expired-release should add Check-Valid-Until=false and nothing that weakens signatures."""
+    messages: list[str] = []
+    repo = AptRepo(
+        "forky", "amd64", cache_dir=tmp_path, mirror="http://m.example/debian",
+        allow_expired=allow, progress=messages.append,
+    )  # fmt: skip
+    repo.configure()
+    text = repo.config_file.read_text()
+    assert ('Acquire::Check-Valid-Until "false";' in text) is allow
+    for weakening in ("AllowInsecureRepositories", "AllowUnauthenticated", "trusted=yes", "Check-Date"):
+        assert weakening not in text
+    assert "signed-by=" in (tmp_path / "apt" / "forky-amd64" / "etc" / "sources.list").read_text()
+    assert any("warning: --allow-expired-release" in m for m in messages) is allow

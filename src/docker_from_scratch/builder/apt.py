@@ -15,6 +15,12 @@ The mirror is read from the host's own apt sources (deb822 ``*.sources`` or one-
 ``sources.list``); suites named after the host's codename are mapped to the wanted
 suite (``bookworm-security`` -> ``trixie-security``). ``mirror=`` overrides that.
 
+Some mirrors serve a suite whose Release file is past its Valid-Until date (measured on
+these machines: forky and sid, "Release file ... is expired"). apt refuses it, and so
+does the builder, with one line naming ``--allow-expired-release``: that opt-in sets
+apt's ``Acquire::Check-Valid-Until=false`` and nothing else (the signatures are still
+checked), and the builder warns each time it is used.
+
 Downloaded .debs are kept in one cache keyed by ``name_version_arch`` (apt's own file
 name), shared by all suites, so a warm build downloads nothing.
 """
@@ -42,6 +48,22 @@ KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 # Package lists older than this are fetched again; a fresh list can change versions,
 # so a warm rebuild within a day uses exactly the same inputs.
 LISTS_MAX_AGE_S = 24 * 3600
+# Suites without -updates and -security companions (unstable has neither).
+SUITES_WITHOUT_COMPANIONS = ("sid",)
+_WARNED_EXPIRED: set[Path] = set()
+EXPIRED_RE = re.compile(r"Release file for (\S+) is expired \(invalid since ([^)]*)\)")
+
+
+def expired_release(stderr: str) -> BuildError | None:
+    """The one-line error for apt's "Release file ... is expired", None for any other failure."""
+    match = EXPIRED_RE.search(stderr)
+    if match is None:
+        return None
+    return BuildError(
+        f"the mirror's Release file {match[1]} is expired (invalid since {match[2]}): "
+        "apt refuses a suite whose Valid-Until date has passed",
+        hint="pass --allow-expired-release to accept it (signatures are still checked), or use --mirror URI",
+    )
 
 
 def print_progress(message: str) -> None:
@@ -161,6 +183,8 @@ def source_lines(
     lines: list[str] = []
     for entry in entries:
         for host_suite in entry.suites:
+            if suite in SUITES_WITHOUT_COMPANIONS and host_suite != codename:
+                continue
             if codename and (host_suite == codename or host_suite.startswith(codename + "-")):
                 line = f"deb {options} {entry.uri} {suite}{host_suite[len(codename) :]} main"
                 if line not in lines:
@@ -183,9 +207,11 @@ class AptRepo:
         *,
         cache_dir: Path | None = None,
         mirror: str | None = None,
+        allow_expired: bool = False,
         progress: Progress = print_progress,
     ) -> None:
         self.suite = suite
+        self.allow_expired = allow_expired
         self.arch = arch
         self.cache_dir = cache_dir or default_cache_dir()
         self.root = self.cache_dir / "apt" / f"{suite}-{arch}"
@@ -239,11 +265,20 @@ class AptRepo:
             # Files live under root's private home: the unprivileged _apt user cannot
             # write there, and the signature and hash checks do not depend on it.
             "APT::Sandbox::User": "root" if os.geteuid() == 0 else "",
+            # Only the date check: InRelease signatures and .deb hashes are checked as ever.
+            "Acquire::Check-Valid-Until": "false" if self.allow_expired else "",
         }
         text = "".join(f'{key} "{value}";\n' for key, value in settings.items() if value != "")
         text += f'APT::Architectures {{ "{self.arch}"; }};\n'
         self.config_file.write_text(text)
         self._configured = True
+        if self.allow_expired and self.root not in _WARNED_EXPIRED:
+            # Once per configuration and process: the image and the Python runtime share one.
+            _WARNED_EXPIRED.add(self.root)
+            self.progress(
+                f"warning: --allow-expired-release: {self.suite}'s Release files are accepted past their "
+                "Valid-Until date (signatures are still checked, but the mirror may be stale)"
+            )
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -259,6 +294,7 @@ class AptRepo:
             env=self._env(),
             cwd=cwd,
             hint=f"check the {self.suite}/{self.arch} apt configuration in {self.root}",
+            explain=expired_release,
         )
 
     @contextmanager
@@ -421,5 +457,3 @@ class AptRepo:
                     if not got.is_file():
                         raise BuildError(f"apt-get download did not produce {ref.filename}")
                     shutil.move(got, self.deb_path(ref))
-
-

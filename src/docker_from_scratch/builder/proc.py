@@ -21,11 +21,13 @@ def run_tool(
     cwd: Path | None = None,
     hint: str | None = None,
     on_line: Callable[[str], None] | None = None,
+    explain: Callable[[str], BuildError | None] | None = None,
 ) -> str:
     """Run argv to completion and return its stdout; raise BuildError when it fails.
 
     With ``on_line`` the standard output is streamed line by line (for progress) and
-    the returned text is empty.
+    the returned text is empty. ``explain`` reads the whole stderr of a failure and may
+    return a clearer error than the last line (apt's expired Release file).
     """
     args = [os.fspath(a) for a in argv]
     full_env = dict(os.environ if env is None else env)
@@ -54,6 +56,9 @@ def run_tool(
         errors_file.seek(0)
         errors = errors_file.read()
     if proc.returncode != 0:
+        better = explain(errors) if explain is not None else None
+        if better is not None:
+            raise better
         lines = [line for line in errors.strip().splitlines() if line.strip()]
         last = f": {lines[-1]}" if lines else ""
         raise BuildError(f"{shlex.join(args)} failed with exit status {proc.returncode}{last}", hint=hint)
