@@ -92,3 +92,17 @@ def test_arcname_puts_packages_at_their_init() -> None:
     member = arcname("docker_from_scratch.launcher", "/x/launcher/__init__.py")
     assert member == "docker_from_scratch/launcher/__init__.pyc"
     assert arcname("json.decoder", "/usr/lib/python3.13/json/decoder.py") == "json/decoder.pyc"
+
+
+def test_finder_adds_what_c_extensions_import(tmp_path: Path) -> None:
+    """_ctypes should bring ctypes._layout where the version has it (3.14), and nothing where not."""
+    (tmp_path / "ctypes").mkdir()
+    (tmp_path / "ctypes" / "__init__.py").write_text("import _ctypes\n")
+    (tmp_path / "_ctypes.py").write_text("")  # stands in for the extension: only its name matters
+    finder = Finder([str(tmp_path)], excludes=[], eager_dirs=[])
+    finder.run(["ctypes"])
+    assert "ctypes._layout" not in finder.missing and finder.specs.get("ctypes._layout") is None
+    (tmp_path / "ctypes" / "_layout.py").write_text("")
+    finder = Finder([str(tmp_path)], excludes=[], eager_dirs=[])
+    finder.run(["ctypes"])
+    assert finder.specs.get("ctypes._layout") is not None

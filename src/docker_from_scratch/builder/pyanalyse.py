@@ -37,6 +37,10 @@ from typing import Any  # noqa: E402
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can say: no build time leaks in
 # What the image's platform guards evaluate to.
 PLATFORM_VALUES = {("sys", "platform"): "linux", ("os", "name"): "posix"}
+# Imports made by C extension modules, invisible to the AST: Python 3.14's _ctypes builds
+# every Structure's layout with ctypes._layout (found when forky's image failed at
+# pyroute2's import: "No module named 'ctypes._layout'"). Taken where the version has it.
+EXTENSION_IMPORTS = {"_ctypes": ("ctypes._layout",)}
 
 
 def arcname(name: str, path: str) -> str:
@@ -210,6 +214,9 @@ class Finder:
 
     def scan(self, name: str) -> None:
         spec = self.specs[name]
+        for module in EXTENSION_IMPORTS.get(name, ()):
+            if self.find(module) is not None:
+                self.want(module)
         if not spec.origin or not spec.origin.endswith(".py"):
             return
         with open(spec.origin, "rb") as handle:

@@ -144,7 +144,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         probe="program", target="docker-init",
         lost="`docker run --init`; reap mode falls back to the launcher staying resident",
         fix="install tini",
-        packages=("tini",), programs=("tini-static",),
+        # forky split the static binary into its own package; trixie's tini holds it.
+        packages=("tini-static", "tini"), programs=("tini-static",),
         links=(("/usr/bin/docker-init", "tini-static"),),
     ),
     Requirement(
