@@ -23,7 +23,9 @@ ENV = (
 )
 ENTRYPOINT = ("/usr/bin/dockerlaunch", "/usr/bin/dockerd")
 # Packages whose versions the image's labels name.
-LABELLED_PACKAGES = ("docker.io", "containerd", "runc", "tini", "iptables", "git")
+LABELLED_PACKAGES = (
+    "docker.io", "containerd", "runc", "tini", "tini-static", "iptables", "git", "docker-buildx", "docker-compose",
+)  # fmt: skip
 # Where the export tarball must not write: the base distribution owns these.
 EXPORT_DROPPED_LINKS = ("/bin", "/sbin", "/lib", "/lib64")
 EXPORT_DROPPED_FILES = (content.OS_RELEASE,)
@@ -45,8 +47,9 @@ class BuildResult:
     seconds: float
 
 
-def image_name(suite: str, arch: str, slim: bool, rootless: bool = False) -> str:
-    return f"docker-from-scratch-{suite}-{arch}{'-slim' if slim else ''}{'-rootless' if rootless else ''}"
+def image_name(suite: str, arch: str, slim: bool, rootless: bool = False, plugins: tuple[str, ...] = ()) -> str:
+    plugin_part = "".join("-" + p for p in plugins)
+    return f"docker-from-scratch-{suite}-{arch}{'-slim' if slim else ''}{'-rootless' if rootless else ''}{plugin_part}"
 
 
 def image_config(assembly: content.Assembly) -> image.ImageConfig:
@@ -55,6 +58,7 @@ def image_config(assembly: content.Assembly) -> image.ImageConfig:
         "docker-from-scratch.suite": assembly.suite,
         "docker-from-scratch.arch": assembly.arch,
         "docker-from-scratch.slim": "true" if assembly.slim else "false",
+        "docker-from-scratch.plugins": ",".join(assembly.plugins),
         "docker-from-scratch.python": assembly.python.version,
     }
     env: tuple[str, ...] = ENV
@@ -101,6 +105,8 @@ def build_image(
     tag: str = DEFAULT_TAG,
     cache_dir: Path | None = None,
     mirror: str | None = None,
+    allow_expired: bool = False,
+    plugins: tuple[str, ...] = (),
     progress: Progress = print_progress,
     rootless: bool = False,
 ) -> BuildResult:
@@ -109,9 +115,10 @@ def build_image(
     cache_dir = cache_dir or default_cache_dir()
     output.mkdir(parents=True, exist_ok=True)
     assembly = content.assemble(
-        suite, arch, slim=slim, cache_dir=cache_dir, mirror=mirror, progress=progress, rootless=rootless
-    )
-    name = image_name(suite, arch, slim, rootless)
+        suite, arch, slim=slim, cache_dir=cache_dir, mirror=mirror, allow_expired=allow_expired,
+        plugins=plugins, progress=progress, rootless=rootless,
+    )  # fmt: skip
+    name = image_name(suite, arch, slim, rootless, assembly.plugins)
     layer_file, digest, size = image.build_layer_file(assembly.tree, output, progress=_layer_progress(progress))
     try:
         archive = image.write_docker_archive(layer_file, digest, image_config(assembly), tag, output / f"{name}.tar")
@@ -135,6 +142,7 @@ def build_image(
                 "arch": arch,
                 "slim": slim,
                 "rootless": rootless,
+                "plugins": list(assembly.plugins),
                 "python": assembly.python.version,
                 "python_modules": len(assembly.analysis.modules),
                 "versions": dict(sorted(assembly.versions.items())),
@@ -195,11 +203,16 @@ def export_files(
     *,
     cache_dir: Path | None = None,
     mirror: str | None = None,
+    allow_expired: bool = False,
+    plugins: tuple[str, ...] = (),
     progress: Progress = print_progress,
 ) -> tuple[Path, str, int]:
     """Write the export tarball; return (path, sha256, size)."""
     cache_dir = cache_dir or default_cache_dir()
-    assembly = content.assemble(suite, arch, slim=slim, cache_dir=cache_dir, mirror=mirror, progress=progress)
+    assembly = content.assemble(
+        suite, arch, slim=slim, cache_dir=cache_dir, mirror=mirror, allow_expired=allow_expired,
+        plugins=plugins, progress=progress,
+    )  # fmt: skip
     tree = export_tree(assembly.tree)
     output_tar.parent.mkdir(parents=True, exist_ok=True)
     tmp = output_tar.with_name(output_tar.name + ".tmp")

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     result = build_image(
         args.suite, args.arch, args.slim, args.output,
         tag=args.tag, cache_dir=args.cache_dir, mirror=args.mirror, rootless=args.rootless,
+        allow_expired=args.allow_expired_release, plugins=args.plugins,
     )  # fmt: skip
     print(report.format_table(result.sizes))
     print(f"image: {result.archive} ({result.layer_size / 1e6:.1f} MB layer)")

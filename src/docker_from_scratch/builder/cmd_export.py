@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     path, digest, size = export_files(
         args.output, args.suite, args.arch, args.slim,
-        cache_dir=args.cache_dir, mirror=args.mirror,
+        cache_dir=args.cache_dir, mirror=args.mirror, allow_expired=args.allow_expired_release,
+        plugins=args.plugins,
     )  # fmt: skip
     print(f"export: {path} ({size / 1e6:.1f} MB, sha256 {digest})")
     return 0

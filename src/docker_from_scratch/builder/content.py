@@ -32,6 +32,10 @@ from docker_from_scratch.builder.tree import Entry, FileTree
 from docker_from_scratch.requirements.table import Requirement, image_rows
 
 BIN_DIRS = ("/usr/bin", "/usr/sbin")
+# --plugins: Debian's CLI plugins, where docker:dind ships them and the docker CLI looks.
+# Not requirement rows: the engine runs without them (the seed's "only what Docker needs").
+PLUGIN_DIR = "/usr/libexec/docker/cli-plugins"
+PLUGINS = {"buildx": "docker-buildx", "compose": "docker-compose"}  # plugin -> Debian package
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 # /etc files the launcher copies from /usr/etc when missing (export onto other distros).
 ETC_DEFAULTS = ("/etc/passwd", "/etc/group", CA_BUNDLE)
@@ -43,6 +47,13 @@ import sys
 from docker_from_scratch.launcher.cli import main
 
 sys.exit(main())
+"""
+# docker:dind's client entry point, under its name and path: CI configurations call it.
+CLIENT_ENTRYPOINT = "/usr/local/bin/docker-entrypoint.sh"
+CLIENT_SCRIPT = """#!/usr/bin/python3 -IS
+from docker_from_scratch.launcher.client import main
+
+main()
 """
 DOCTOR_SCRIPT = """#!/usr/bin/python3 -IS
 import sys
@@ -103,6 +114,7 @@ class Assembly:
     suite: str
     arch: str
     slim: bool
+    plugins: tuple[str, ...]
     tree: FileTree
     reasons: dict[str, str]
     versions: dict[str, str]  # package -> version, of every package a file came from
@@ -160,12 +172,15 @@ def assemble(
     slim: bool,
     cache_dir: Path,
     mirror: str | None = None,
+    allow_expired: bool = False,
+    plugins: Iterable[str] = (),
     progress: Progress = print_progress,
     rootless: bool = False,
 ) -> Assembly:
     """Fetch, unpack and choose every file of the image."""
+    plugins = tuple(sorted(set(plugins)))
     info = arch_info(arch)
-    repo = AptRepo(suite, arch, cache_dir=cache_dir, mirror=mirror, progress=progress)
+    repo = AptRepo(suite, arch, cache_dir=cache_dir, mirror=mirror, allow_expired=allow_expired, progress=progress)
     rows = image_rows(slim=slim, rootless=rootless)
     python = pyruntime.suite_python(repo)
     available = repo.available({p for row in rows for p in row.packages})
@@ -176,7 +191,8 @@ def assemble(
                 f"{suite}/{arch} has none of {', '.join(row.packages)} for {row.name}",
                 hint="fix the row's packages in requirements/table.py",
             )
-    wanted = sorted({p for names in row_packages.values() for p in names} | set(python.packages))
+    plugin_packages = {PLUGINS[name] for name in plugins}
+    wanted = sorted({p for names in row_packages.values() for p in names} | set(python.packages) | plugin_packages)
     refs: list[DebRef] = repo.closure(wanted)
     deb_files = repo.download(refs)
     progress(f"unpacking {len(deb_files)} packages")
@@ -224,8 +240,17 @@ def assemble(
             named.append(link)
         row_files[row.name] = named
 
+    for name in plugins:
+        path = f"{PLUGIN_DIR}/docker-{name}"
+        if path not in per_package[PLUGINS[name]]:
+            raise BuildError(f"{PLUGINS[name]} ({suite}/{arch}) has no {path}", hint=f"build without --plugins {name}")
+        closure.add_with_libraries(path, f"--plugins {name}: `docker {name}` CLI plugin ({PLUGINS[name]})", "plugins")
+        row_files[f"plugin {name}"] = [path]
+
     # --- Python runtime and our package --------------------------------------------------
-    python, analysis = pyruntime.analyse(suite, cache_dir=cache_dir, mirror=mirror, progress=progress)
+    python, analysis = pyruntime.analyse(
+        suite, cache_dir=cache_dir, mirror=mirror, allow_expired=allow_expired, progress=progress
+    )
     closure.add_with_libraries(python.interpreter, "python interpreter", "python")
     image.add(
         Entry(
@@ -243,6 +268,8 @@ def assemble(
         closure.add_with_libraries(path, "python extension module", "python")
     image.add(generated("/usr/bin/dockerlaunch", LAUNCHER_SCRIPT.encode(), 0o755, "launcher"))
     image.add(generated("/usr/bin/docker-from-scratch", DOCTOR_SCRIPT.encode(), 0o755, "launcher"))
+    image.add(generated(CLIENT_ENTRYPOINT, CLIENT_SCRIPT.encode(), 0o755, "launcher"))
+    closure.reasons.setdefault(CLIENT_ENTRYPOINT, "docker:dind's client entry point (DOCKER_HOST for job containers)")
     for path in (
         "/usr/bin/python3",
         python.zip_path,
@@ -299,6 +326,7 @@ def assemble(
         suite=suite,
         arch=arch,
         slim=slim,
+        plugins=plugins,
         tree=image,
         reasons=dict(closure.reasons),
         versions=versions,

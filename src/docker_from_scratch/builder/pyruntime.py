@@ -225,11 +225,12 @@ def analyse(
     *,
     cache_dir: Path,
     mirror: str | None = None,
+    allow_expired: bool = False,
     progress: Progress = print_progress,
 ) -> tuple[PythonVersion, Analysis]:
     """Find and byte-compile the modules the image needs (cached by input hash)."""
     arch = host_arch()
-    repo = AptRepo(suite, arch, cache_dir=cache_dir, mirror=mirror, progress=progress)
+    repo = AptRepo(suite, arch, cache_dir=cache_dir, mirror=mirror, allow_expired=allow_expired, progress=progress)
     python = suite_python(repo)
     refs = repo.closure(python.packages)
     deb_paths = list(repo.download(refs).values())

@@ -1,7 +1,8 @@
 """Size report: bytes per component, uncompressed and compressed, as a table and JSON.
 
-Components: engine (dockerd, containerd, runc, ...), tools (the seed's files: git,
-ssh, iptables, ...), libraries (shared libraries and the loader reached through
+Components: engine (dockerd, containerd, runc, ...), plugins (``--plugins``: buildx,
+compose; the bench's size figures count them with the engine they extend), tools (the
+seed's files: git, ssh, iptables, ...), libraries (shared libraries and the loader reached through
 DT_NEEDED), python (interpreter, stdlib part of the zip, extension modules), launcher
 (our package inside the zip, the entry scripts), layout (links and directories).
 Compressed sizes compress each component's bytes on its own, with gzip -6 (what
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from docker_from_scratch.builder.tree import Entry, FileTree
 
-COMPONENTS = ("engine", "tools", "libraries", "python", "launcher", "layout")
+COMPONENTS = ("engine", "plugins", "tools", "libraries", "python", "launcher", "layout")
 OUR_PACKAGE = "docker_from_scratch/"
 CHUNK = 1 << 20
 
