@@ -372,3 +372,46 @@ def test_user_managed_wrong_ca_stops_with_one_line(dind_image: str, tmp_path: Pa
     assert result.returncode == 1, result.stderr
     errors = [line for line in result.stderr.splitlines() if ": error: " in line]
     assert len(errors) == 1 and "does not verify against /certs/server/ca.pem" in errors[0], result.stderr
+
+
+# --- docker-entrypoint.sh: the job finds the daemon with no DOCKER_* variable ---------------------
+
+
+def client_job(image: str, *run_options: str, argv: tuple[str, ...]) -> str:
+    """A job container of our image through docker:dind's client entry point, as CI calls it
+    (``--entrypoint docker-entrypoint.sh``), with no DOCKER_* variable of its own."""
+    name = unique("dfs-test-job")
+    try:
+        return docker(
+            "run", "--rm", "--name", name, *run_options, "--entrypoint", "docker-entrypoint.sh", image, *argv,
+            timeout=180,
+        ).stdout.strip()  # fmt: skip
+    finally:
+        docker("rm", "-f", "-v", name, check=False)
+
+
+def test_client_entrypoint_reaches_the_tls_service_by_its_alias(
+    dind_image: str, tls_service: tuple[Dind, str], tls_network: str
+) -> None:
+    """Only --network and the certs volume should give tcp://docker:2376 with TLS: the job talks to the service."""
+    service, certs = tls_service
+    name = client_job(
+        dind_image, "--network", tls_network, "-v", f"{certs}:/certs:ro",
+        argv=("docker", "info", "--format", "{{.Name}}"),
+    )  # fmt: skip
+    assert name == service.exec("docker", "info", "--format", "{{.Name}}").stdout.strip()
+
+
+def test_client_entrypoint_reaches_a_plain_service_by_link(dind_image: str) -> None:
+    """--link service:docker and no certificates should give tcp://docker:2375; `info` is docker's subcommand."""
+    options = ["-e", "DOCKER_TLS_CERTDIR="]
+    with dind(dind_image, run_options=options) as service:
+        name = client_job(dind_image, "--link", f"{service.name}:docker", argv=("info", "--format", "{{.Name}}"))
+        assert name == service.exec("docker", "info", "--format", "{{.Name}}").stdout.strip()
+
+
+def test_client_entrypoint_prefers_a_mounted_socket(dind_image: str, engine: None) -> None:
+    """A socket at /var/run/docker.sock should win over tcp://docker: the job reaches the host engine."""
+    host = "/var/run/docker.sock"
+    name = client_job(dind_image, "-v", f"{host}:{host}", argv=("docker", "info", "--format", "{{.Name}}"))
+    assert name == docker("info", "--format", "{{.Name}}").stdout.strip()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from docker_from_scratch.builder.apt import default_cache_dir, host_codename, host_sources
-from tests.testing.engine import Dind, dind, docker, image_exists, unique
+from tests.testing.engine import EXPIRED_SUITES, Dind, dind, docker, image_exists, image_suite, unique
 
 BASE_TAG = "dfs-test-debian:minbase"
 NESTED_BUSYBOX = "dfs-test-busybox:latest"
@@ -52,8 +52,11 @@ def debian_base(engine: None) -> str:
 def embedded(debian_base: str, image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An image built FROM the Debian base with `ADD files.tar /` and our launcher as entrypoint."""
     context = tmp_path_factory.mktemp("embed")
+    suite = image_suite(image)  # the files of the suite under test, as `image` is built
+    opt_in = ["--allow-expired-release"] if suite in EXPIRED_SUITES else []
     subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "docker-from-scratch"), "export", "-o", os.fspath(context / "files.tar")],
+        [str(ROOT / ".venv" / "bin" / "docker-from-scratch"), "export", "--suite", suite, *opt_in,
+         "-o", os.fspath(context / "files.tar")],
         check=True, capture_output=True, timeout=900,
     )  # fmt: skip
     (context / "Dockerfile").write_text(

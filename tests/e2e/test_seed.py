@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.testing.engine import Dind, dind, docker, unique
+from tests.testing.engine import ENGINE_VERSIONS, Dind, dind, docker, image_suite, unique
 from tests.testing.procs import sleep_until, zombies_of
 
 NESTED_BUSYBOX = "dfs-test-busybox:latest"
@@ -27,12 +27,13 @@ def test_seed_exec_docker_ps_works(daemon: Dind) -> None:
     assert result.stdout.splitlines()[0].startswith("CONTAINER ID")
 
 
-def test_seed_engine_comes_from_the_suite(daemon: Dind) -> None:
-    """`docker version` inside should report trixie's engine (26.1) for client and server."""
+def test_seed_engine_comes_from_the_suite(daemon: Dind, image: str) -> None:
+    """`docker version` inside should report the suite's engine (trixie 26.1, forky 28.5) for both."""
+    expected = ENGINE_VERSIONS[image_suite(image)]
     result = daemon.exec("docker", "version", "--format", "{{.Client.Version}} {{.Server.Version}}")
     client, server = result.stdout.split()
-    assert server.startswith("26.1"), server
-    assert client.startswith("26.1"), client
+    assert server.startswith(expected), server
+    assert client.startswith(expected), client
 
 
 def test_nested_run_prints_output(daemon: Dind) -> None:

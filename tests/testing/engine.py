@@ -42,6 +42,20 @@ def image_exists(tag: str) -> bool:
     return docker("image", "inspect", tag, check=False).returncode == 0
 
 
+# This machine's mirror serves forky and sid with expired Release files (see the README):
+# the tests opt in for those suites only; the default build never does.
+EXPIRED_SUITES = ("forky", "sid")
+# The docker.io each suite gives (the README's suite table): what `docker version` reports.
+ENGINE_VERSIONS = {"trixie": "26.1.", "forky": "28.5.", "sid": "28.5."}
+
+
+def image_suite(tag: str) -> str:
+    """The Debian suite our image was built from (its docker-from-scratch.suite label)."""
+    return docker(
+        "image", "inspect", "--format", '{{index .Config.Labels "docker-from-scratch.suite"}}', tag
+    ).stdout.strip()
+
+
 def busybox_rootfs_tar() -> bytes:
     """A root file system of Debian's static busybox and its applet links, as a tar."""
     buffer = io.BytesIO()
