@@ -1,11 +1,16 @@
-"""Figure 1: image size, full and slim, against the engine with its shared-library closure.
+"""Figure 1: image size, full and slim, per suite, against the engine with its shared-library closure.
 
 Bytes per component and compressed sizes (gzip -6, zstd -3, each component compressed on
 its own) come from the builder's report next to the image. The baseline is computed here
 from the image itself: the engine rows' programs (dockerd, containerd, the shim, runc,
 docker-init, docker-proxy, the docker CLI) plus every shared library and loader they reach
 through DT_NEEDED, resolved inside the image's own tree by the builder's ELF closure code.
-That is the floor: no image that runs this engine can be smaller.
+That is the floor: no image that runs this engine can be smaller. With ``--plugins`` the
+CLI plugins count with the engine they extend (floor and image both hold them), so the
+ratio compares like with like.
+
+Variants: trixie (the default suite) full, slim and with buildx and compose; forky full
+and with buildx and compose (docker:dind's equivalent).
 """
 
 from __future__ import annotations
@@ -18,13 +23,22 @@ from pathlib import Path
 
 from bench.session import Built, Session
 from bench.table import Detail, Figure, Results, Target
+from docker_from_scratch.builder.content import PLUGIN_DIR
 from docker_from_scratch.builder.elf import Closure
 from docker_from_scratch.builder.tree import Entry, FileTree
 from docker_from_scratch.requirements.table import image_rows
 
-TARGETS = {"full": 1.15, "slim": 1.07}
+TARGETS = {"full": 1.15, "slim": 1.07, "plugins": 1.15, "forky": 1.15, "forky-plugins": 1.15}
+TITLES = {
+    "full": "full",
+    "slim": "slim (--slim)",
+    "plugins": "full with --plugins buildx,compose",
+    "forky": "full, forky",
+    "forky-plugins": "forky with --plugins buildx,compose",
+}
 BIN_DIRS = ("/usr/bin", "/usr/sbin")
-COMPONENTS = ("engine", "tools", "libraries", "python", "launcher", "layout")
+COMPONENTS = ("engine", "plugins", "tools", "libraries", "python", "launcher", "layout")
+ENGINE_LIKE = ("engine", "plugins")  # the plugins extend the engine: both are the floor
 
 
 def layer_tree(archive: Path, directory: Path) -> FileTree:
@@ -56,8 +70,11 @@ def layer_tree(archive: Path, directory: Path) -> FileTree:
 
 
 def engine_closure_bytes(tree: FileTree, arch: str, slim: bool) -> tuple[int, int]:
-    """(bytes, files) of the engine rows' programs and everything they load."""
+    """(bytes, files) of the engine rows' programs, the CLI plugins present, and everything they load."""
     closure = Closure(tree, arch)
+    for path in sorted(tree.paths()):
+        if path.startswith(PLUGIN_DIR + "/"):
+            closure.add_with_libraries(path, "plugin", "plugins")
     for row in image_rows(slim=slim):
         if row.kind != "engine":
             continue
@@ -88,17 +105,19 @@ def measure(session: Session) -> Results:
         if on_disk != total:
             session.log(f"size: {variant}: the report counts {total:,} bytes, the layer's files are {on_disk:,}")
         floor = floors[variant][0]
+        has_plugins = int(components.get("plugins", {}).get("bytes", 0)) > 0
         figure = Figure(
             key=f"size.{variant}",
-            title=f"Image size, {variant}{' (--slim)' if variant == 'slim' else ''}: bytes of every file",
+            title=f"Image size, {TITLES[variant]}: bytes of every file",
             unit="MB",
             runs=[on_disk / 1e6],
-            baseline_title="the engine with its libraries",
+            baseline_title="the engine with its libraries" + (" and plugins" if has_plugins else ""),
             baseline_runs=[floor / 1e6],
             target=Target("ratio", TARGETS[variant]),
         )
-        beyond = {name: int(c["bytes"]) for name, c in components.items() if name != "engine"}
-        beyond["libraries"] -= floor - int(components["engine"]["bytes"])  # the engine's own libraries
+        beyond = {name: int(c["bytes"]) for name, c in components.items() if name not in ENGINE_LIKE}
+        engine_like = sum(int(components[name]["bytes"]) for name in ENGINE_LIKE if name in components)
+        beyond["libraries"] -= floor - engine_like  # the engine's (and plugins') own libraries
         biggest = sorted(((n, b) for n, b in beyond.items() if b > 0), key=lambda item: -item[1])[:4]
         figure.holds_back = "beyond the engine: " + ", ".join(f"{name} {_mb(size)}" for name, size in biggest)
         results.figures.append(figure)

@@ -43,13 +43,29 @@ class Built:
         return sorted(self.phases, key=lambda phase: -phase[1])[:count]
 
 
+# The images the figures compare: trixie (the default suite) full, slim, rootless and with
+# the CLI plugins; forky full and with the plugins (docker:dind's equivalent). Their build options.
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "full": (),
+    "slim": ("--slim",),
+    "rootless": ("--rootless",),
+    "plugins": ("--plugins", "buildx,compose"),
+    "forky": ("--suite", "forky", "--allow-expired-release"),
+    "forky-plugins": ("--suite", "forky", "--allow-expired-release", "--plugins", "buildx,compose"),
+}
+
+
 def build(
-    output: Path, *, slim: bool = False, cache_dir: Path | None = None, tag: str = IMAGE_TAG, rootless: bool = False
+    output: Path,
+    *,
+    slim: bool = False,
+    cache_dir: Path | None = None,
+    tag: str = IMAGE_TAG,
+    options: tuple[str, ...] = (),
 ) -> Built:
     """Run the builder as a user would; the time includes the CLI's start."""
-    argv = [os.fspath(CLI), "build", "-o", os.fspath(output), "--tag", tag]
+    argv = [os.fspath(CLI), "build", "-o", os.fspath(output), "--tag", tag, *options]
     argv += ["--slim"] if slim else []
-    argv += ["--rootless"] if rootless else []
     argv += ["--cache-dir", os.fspath(cache_dir)] if cache_dir else []
     # A cold build must not find anything under the user's cache either.
     env = {**os.environ, "XDG_CACHE_HOME": os.fspath(cache_dir)} if cache_dir else None
@@ -81,7 +97,7 @@ class Session:
         self.work = Path(tempfile.mkdtemp(prefix="dfs-bench-"))
         if not keep_work:
             self._stack.callback(shutil.rmtree, self.work, True)
-        self.builds: dict[str, Built] = {}  # "full", "slim"
+        self.builds: dict[str, Built] = {}  # by VARIANTS' names
         # Figures measured earlier in this run, for the explanations of later ones.
         self.shared: dict[str, float] = {}
         self._loaded: str | None = None
@@ -100,13 +116,11 @@ class Session:
     # --- images ------------------------------------------------------------------------
 
     def built(self, variant: str) -> Built:
-        """The full, slim or rootless image of the working tree (a warm build unless done already)."""
+        """One of VARIANTS' images of the working tree (a warm build unless done already)."""
         if variant not in self.builds:
             self.log(f"building the {variant} image (warm cache)")
             tag = ROOTLESS_TAG if variant == "rootless" else IMAGE_TAG
-            self.builds[variant] = build(
-                self.work / f"build-{variant}", slim=variant == "slim", rootless=variant == "rootless", tag=tag
-            )
+            self.builds[variant] = build(self.work / f"build-{variant}", options=VARIANTS[variant], tag=tag)
         return self.builds[variant]
 
     def rootless_image(self) -> str:
