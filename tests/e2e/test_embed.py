@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from docker_from_scratch.builder.apt import default_cache_dir, host_codename, host_sources
-from tests.testing.engine import EXPIRED_SUITES, Dind, dind, docker, image_exists, image_suite, unique
+from tests.testing.engine import ENGINE_VERSIONS, EXPIRED_SUITES, Dind, dind, docker, image_exists, image_suite, unique
 
 BASE_TAG = "dfs-test-debian:minbase"
 NESTED_BUSYBOX = "dfs-test-busybox:latest"
@@ -96,10 +96,10 @@ def test_embed_distribution_programs_still_run(daemon: Dind) -> None:
     assert result.stdout.startswith("apt ") and lines[-1] == "1", result.stdout
 
 
-def test_embed_nested_docker_runs_a_container(daemon: Dind) -> None:
-    """The seed's checks: docker ps, the engine's version, a nested run with bridge networking."""
+def test_embed_nested_docker_runs_a_container(daemon: Dind, image: str) -> None:
+    """The seed's checks: docker ps, the suite's engine version, a nested run with bridge networking."""
     assert daemon.exec("docker", "ps").stdout.startswith("CONTAINER ID")
     server = daemon.exec("docker", "version", "--format", "{{.Server.Version}}").stdout.strip()
-    assert server.startswith("26.1"), server
+    assert server.startswith(ENGINE_VERSIONS[image_suite(image)]), server
     result = daemon.exec("docker", "run", "--rm", NESTED_BUSYBOX, "sh", "-c", "echo embedded; ip -4 -o addr show eth0")
     assert result.stdout.startswith("embedded") and "inet " in result.stdout, result.stdout
