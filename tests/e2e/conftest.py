@@ -8,8 +8,9 @@ Two image fixtures:
   runc 1.3). New e2e tests take ``image`` unless they do not depend on the engine.
 * ``plugin_image`` is ``image`` built with ``--plugins buildx,compose``, per suite too.
 * ``default_image`` is the default suite's image only, for tests that exercise no
-  engine difference (the bare-kernel VM, the embedding on a Debian base, the soak):
-  they would double their wall time for nothing.
+  engine difference and would double their wall time for nothing: the Kubernetes pod
+  emulation (test_kubernetes_pods: manifests and pod wiring). ``rootless_image`` is
+  the default suite's too. The VM tests build their own image (default suite).
 
 DFS_SUITES=trixie (comma-separated) keeps a run to some suites; DFS_IMAGE names an
 already loaded image to test instead of building (then for every suite).
