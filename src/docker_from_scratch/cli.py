@@ -10,7 +10,8 @@ import importlib
 import sys
 from typing import NoReturn
 
-from docker_from_scratch.launcher.errors import LaunchError
+from docker_from_scratch.errors import Error, describe_errno
+from docker_from_scratch.parser import PROG, OneLineParser, die
 
 # verb -> (module, one-line help)
 VERBS: dict[str, tuple[str, str]] = {
@@ -26,23 +27,9 @@ VERBS: dict[str, tuple[str, str]] = {
 }
 
 
-def die(message: str, *, hint: str | None = None, status: int = 1) -> NoReturn:
-    """Print one line, with the fix in parentheses, and exit."""
-    suffix = f" (hint: {hint})" if hint else ""
-    sys.stderr.write(f"docker-from-scratch: error: {message}{suffix}\n")
-    sys.exit(status)
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse's errors as one line naming the fix (its default prints the usage too)."""
-
-    def error(self, message: str) -> NoReturn:
-        die(message, hint=f"see {self.prog} --help", status=2)
-
-
 def build_parser(verb: str | None) -> argparse.ArgumentParser:
     """All verbs for --help; only ``verb``'s module is imported to add its options."""
-    parser = OneLineParser(prog="docker-from-scratch", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog=PROG, description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     for name, (module_name, help_text) in VERBS.items():
         verb_parser = sub.add_parser(name, help=help_text, description=help_text)
@@ -59,8 +46,11 @@ def main(argv: list[str] | None = None) -> NoReturn:
     module = importlib.import_module(args.module)
     try:
         sys.exit(module.run(args))
-    except LaunchError as exc:  # BuildError included: every verb's failure is one line
+    except Error as exc:  # BuildError included: every verb's failure is one line
         die(exc.message, hint=exc.hint, status=exc.exit_status)
+    except OSError as exc:  # e.g. an unwritable -o: a stray system call failure is one line too
+        where = f"{exc.filename}: " if exc.filename else ""
+        die(f"{where}{describe_errno(exc)}", hint="check the path and its permissions")
     except KeyboardInterrupt:
         die("interrupted", status=130)
 

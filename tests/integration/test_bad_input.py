@@ -164,6 +164,8 @@ HOST_CASES = [
     case("host-check-data-root-without-value", "check", "--data-root", words=("--data-root", "--help"), status=2),
     case("host-check-unknown-option", "check", "--bogus", words=("--bogus", "--help"), status=2),
     case("host-export-without-output", "export", words=("--output", "--help"), status=2),
+    case("host-export-unwritable-output", "export", "-o", "/proc/dfs-no-such-dir/files.tar",
+         words=("/proc/dfs-no-such-dir", "ENOENT", "permissions"), status=1),
     case("host-vm-memory-not-a-number", "vm", "--memory", "lots", words=("lots", "--help"), status=2),
     case("host-vm-bad-accel", "vm", "--accel", "qemu", words=("qemu", "--help"), status=2),
 ]  # fmt: skip

@@ -133,6 +133,14 @@ def test_build_layout_etc_and_python_runtime(layer_tree: FileTree, built: BuildR
     assert script is not None and script.read_bytes().startswith(b"#!/usr/bin/python3 -IS\n")
 
 
+def test_build_group_file_has_the_tty_group_devpts_names(layer_tree: FileTree) -> None:
+    """The image's /etc/group should hold tty (gid 5), the group the devpts gid=5 option gives terminals."""
+    group = layer_tree.regular("/etc/group")
+    assert group is not None
+    entries = {line.split(":")[0]: line.split(":")[2] for line in group.read_bytes().decode().splitlines()}
+    assert entries.get("tty") == "5" and entries.get("root") == "0", entries
+
+
 def test_build_report_names_every_component(built: BuildResult) -> None:
     """The JSON report beside the tarball should give bytes and gzip per component."""
     doc = json.loads(built.report.read_text())

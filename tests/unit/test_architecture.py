@@ -50,3 +50,32 @@ def test_requirements_table_imports_none_of_the_rooms(path: Path) -> None:
     rooms = ("docker_from_scratch.launcher", "docker_from_scratch.builder", "docker_from_scratch.doctor")
     bad = {n for n in imports_of(path) if n.startswith(rooms)}
     assert not bad, f"{path.name} imports {bad}"
+
+
+HOST_SIDE = [*files_of("builder"), *files_of("doctor"), PACKAGE / "cli.py", PACKAGE / "host.py"]
+BELOW_THE_ROOMS = [PACKAGE / "errors.py", PACKAGE / "parser.py"]
+
+
+@pytest.mark.parametrize("path", HOST_SIDE, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_host_side_never_imports_launcher(path: Path) -> None:
+    """The builder, the doctor and the host CLI should not import launcher/: shared facts live below."""
+    bad = {n for n in imports_of(path) if n.startswith("docker_from_scratch.launcher")}
+    assert not bad, f"{path.name} imports {bad}"
+
+
+@pytest.mark.parametrize("path", BELOW_THE_ROOMS, ids=lambda p: p.name)
+def test_shared_top_level_modules_import_none_of_the_rooms(path: Path) -> None:
+    """errors.py and parser.py sit below every room: they should import none of them."""
+    rooms = ("docker_from_scratch.launcher", "docker_from_scratch.builder", "docker_from_scratch.doctor")
+    bad = {n for n in imports_of(path) if n.startswith(rooms)}
+    assert not bad, f"{path.name} imports {bad}"
+
+
+def test_launch_error_is_the_package_error() -> None:
+    """The launcher's and the builder's errors should share the one base above both rooms."""
+    from docker_from_scratch.builder.errors import BuildError
+    from docker_from_scratch.errors import Error
+    from docker_from_scratch.launcher.errors import LaunchError, UsageError
+
+    assert issubclass(LaunchError, Error) and issubclass(BuildError, Error)
+    assert UsageError("bad").exit_status == 2 and LaunchError("bad").exit_status == 1

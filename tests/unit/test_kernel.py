@@ -8,6 +8,7 @@ import pytest
 from docker_from_scratch.builder import cmd_vm, initramfs, kernel, qemu
 from docker_from_scratch.builder.errors import BuildError
 from docker_from_scratch.launcher import baremetal
+from docker_from_scratch.requirements.modules import module_name
 
 # Lines of Debian 13's modules.dep (6.12, depmod output of the unpacked package).
 MODULES_DEP = """\
@@ -26,9 +27,9 @@ BUILTIN = "kernel/crypto/crc32c_generic.ko\nkernel/fs/ext4/ext4.ko\n"
 
 def test_module_name_strips_directory_suffix_and_dashes() -> None:
     """A module's name should be its file name without .ko(.xz), dashes as underscores."""
-    assert kernel.module_name("kernel/drivers/block/virtio-blk.ko.xz") == "virtio_blk"
-    assert kernel.module_name("kernel/fs/overlayfs/overlay.ko") == "overlay"
-    assert kernel.module_name("kernel/net/x.ko.zst") == "x"
+    assert module_name("kernel/drivers/block/virtio-blk.ko.xz") == "virtio_blk"
+    assert module_name("kernel/fs/overlayfs/overlay.ko") == "overlay"
+    assert module_name("kernel/net/x.ko.zst") == "x"
 
 
 def test_module_closure_includes_every_dependency() -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from docker_from_scratch.launcher import kmod
+from docker_from_scratch.requirements.modules import MODULES
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RELEASE = "6.1.0-test-amd64"
@@ -40,10 +41,10 @@ def test_kmod_parse_proc_modules_takes_first_column() -> None:
 
 def test_kmod_module_list_is_unique_and_describes_features() -> None:
     """The one module list names each module once, each with the feature it carries."""
-    names = [name for name, _ in kmod.MODULES]
+    names = [name for name, _ in MODULES]
     assert len(names) == len(set(names))
     assert {"overlay", "br_netfilter", "nf_tables", "xt_MASQUERADE", "ip_tables"} <= set(names)
-    assert all(feature for _, feature in kmod.MODULES)
+    assert all(feature for _, feature in MODULES)
 
 
 def test_kmod_no_modules_directory_is_skipped(tmp_path: Path) -> None:
@@ -71,4 +72,4 @@ def test_kmod_all_present_starts_no_process(
     assert states["iptable_filter"] == "loaded"  # /sys/module
     assert set(states.values()) <= {"built in", "loaded"}
     err = capsys.readouterr().err
-    assert "run:" not in err and f"all {len(kmod.MODULES)} built in or loaded, skipped" in err
+    assert "run:" not in err and f"all {len(MODULES)} built in or loaded, skipped" in err

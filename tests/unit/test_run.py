@@ -6,8 +6,9 @@ import time
 
 import pytest
 
+from docker_from_scratch.errors import describe_status
 from docker_from_scratch.launcher.errors import LaunchError
-from docker_from_scratch.launcher.run import describe_status, run
+from docker_from_scratch.launcher.run import run
 
 PY = sys.executable
 

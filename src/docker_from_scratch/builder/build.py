@@ -15,13 +15,13 @@ from docker_from_scratch.builder import content, image, report
 from docker_from_scratch.builder.apt import Progress, default_cache_dir, print_progress
 from docker_from_scratch.builder.report import ComponentSize
 from docker_from_scratch.builder.tree import Entry, FileTree
+from docker_from_scratch.requirements.layout import DATA_ROOT, ENTRYPOINT
 
 DEFAULT_TAG = "docker-from-scratch:latest"
 ENV = (
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "DOCKER_TLS_CERTDIR=/certs",
 )
-ENTRYPOINT = ("/usr/bin/dockerlaunch", "/usr/bin/dockerd")
 # Packages whose versions the image's labels name.
 LABELLED_PACKAGES = (
     "docker.io", "containerd", "runc", "tini", "tini-static", "iptables", "git", "docker-buildx", "docker-compose",
@@ -62,7 +62,7 @@ def image_config(assembly: content.Assembly) -> image.ImageConfig:
         "docker-from-scratch.python": assembly.python.version,
     }
     env: tuple[str, ...] = ENV
-    volumes, user = ("/var/lib/docker",), ""
+    volumes, user = (DATA_ROOT,), ""
     if assembly.rootless:
         # docker:dind-rootless's conventions: the socket in the user's runtime directory,
         # the data root in its home, the image's USER that user.
@@ -209,14 +209,20 @@ def export_files(
 ) -> tuple[Path, str, int]:
     """Write the export tarball; return (path, sha256, size)."""
     cache_dir = cache_dir or default_cache_dir()
-    assembly = content.assemble(
-        suite, arch, slim=slim, cache_dir=cache_dir, mirror=mirror, allow_expired=allow_expired,
-        plugins=plugins, progress=progress,
-    )  # fmt: skip
-    tree = export_tree(assembly.tree)
+    # The output is opened before the minutes of assembly: an unwritable -o fails at once
+    # (an OSError, which the CLI prints as one line) and nothing is left half-written.
     output_tar.parent.mkdir(parents=True, exist_ok=True)
     tmp = output_tar.with_name(output_tar.name + ".tmp")
     with open(tmp, "wb") as handle:
-        digest, size = image.write_layer(tree, handle, progress=_layer_progress(progress))
+        try:
+            assembly = content.assemble(
+                suite, arch, slim=slim, cache_dir=cache_dir, mirror=mirror, allow_expired=allow_expired,
+                plugins=plugins, progress=progress,
+            )  # fmt: skip
+            tree = export_tree(assembly.tree)
+            digest, size = image.write_layer(tree, handle, progress=_layer_progress(progress))
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     os.replace(tmp, output_tar)
     return output_tar, digest, size

@@ -29,6 +29,7 @@ from docker_from_scratch.builder.apt import AptRepo, DebRef, Progress, print_pro
 from docker_from_scratch.builder.elf import Closure, arch_info
 from docker_from_scratch.builder.errors import BuildError
 from docker_from_scratch.builder.tree import Entry, FileTree
+from docker_from_scratch.requirements.layout import DATA_ROOT, GROUP, PASSWD
 from docker_from_scratch.requirements.table import Requirement, image_rows
 
 BIN_DIRS = ("/usr/bin", "/usr/sbin")
@@ -39,8 +40,6 @@ PLUGINS = {"buildx": "docker-buildx", "compose": "docker-compose"}  # plugin -> 
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 # /etc files the launcher copies from /usr/etc when missing (export onto other distros).
 ETC_DEFAULTS = ("/etc/passwd", "/etc/group", CA_BUNDLE)
-PASSWD = "root:x:0:0:root:/root:/bin/sh\n"
-GROUP = "root:x:0:\n"
 LAUNCHER_SCRIPT = """#!/usr/bin/python3 -IS
 import sys
 
@@ -70,7 +69,7 @@ DIRECTORIES = {
     "/root": 0o700,
     "/run": 0o755,
     "/tmp": 0o1777,
-    "/var/lib/docker": 0o710,
+    DATA_ROOT: 0o710,
 }
 SYMLINKS = {"/var/run": "../run"}
 # The rootless variant, as docker:dind-rootless: user `rootless`, uid and gid 1000, with

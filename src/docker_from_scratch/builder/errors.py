@@ -1,7 +1,7 @@
 """The builder's typed error: lower layers raise it, only the ``cmd_*`` verbs exit."""
 
-from docker_from_scratch.launcher.errors import LaunchError
+from docker_from_scratch.errors import Error
 
 
-class BuildError(LaunchError):
+class BuildError(Error):
     """A build step failed; ``hint`` names the fix."""

@@ -24,6 +24,7 @@ from typing import BinaryIO
 
 from docker_from_scratch.builder.errors import BuildError
 from docker_from_scratch.builder.tree import Entry
+from docker_from_scratch.requirements.layout import IMAGES_DIR
 
 MAGIC = b"070701"
 TRAILER = "TRAILER!!!"
@@ -252,8 +253,6 @@ def bare_kernel_members(
     and stderr before devtmpfs is mounted. /init is the launcher itself (a symlink to its
     script), so the launcher is PID 1.
     """
-    from docker_from_scratch.launcher.baremetal import IMAGES_DIR
-
     has_launcher = False
     for member in rootfs:
         has_launcher = has_launcher or member.path == LAUNCHER

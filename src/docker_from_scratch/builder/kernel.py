@@ -29,9 +29,9 @@ from docker_from_scratch.builder import apt, debs
 from docker_from_scratch.builder.errors import BuildError
 from docker_from_scratch.builder.proc import run_tool
 from docker_from_scratch.builder.tree import Entry
-from docker_from_scratch.launcher.baremetal import DISK_MODULES
+from docker_from_scratch.requirements.modules import DISK_MODULES, MODULES, module_name
 
-# Beyond the launcher's own list (launcher/kmod.py MODULES, shipped whole): what dockerd
+# Beyond the launcher's own list (requirements/modules.py MODULES, shipped whole): what dockerd
 # or iptables ask the kernel for on demand. crc32c_generic: seen in the feasibility run on
 # Debian's kernel under QEMU (shared facts); xt_tcpudp: published ports (-p tcp --dport);
 # ip6table_*: the IPv6 tables of iptables-legacy.
@@ -43,15 +43,12 @@ BARE_KERNEL_MODULES = DISK_MODULES
 
 def docker_modules() -> tuple[str, ...]:
     """Every module the launcher loads (its one list) plus those loaded on demand."""
-    from docker_from_scratch.launcher.kmod import MODULES
-
     return (*(name for name, _feature in MODULES), *ON_DEMAND_MODULES)
 
 
 METAPACKAGE = {"amd64": "linux-image-amd64", "arm64": "linux-image-arm64"}
 # Files depmod needs besides the modules themselves, to index the staged subset.
 DEPMOD_INPUTS = ("modules.builtin", "modules.builtin.modinfo", "modules.order")
-MODULE_SUFFIXES = (".ko.xz", ".ko.zst", ".ko.gz", ".ko")
 
 
 @dataclass(frozen=True)
@@ -61,16 +58,6 @@ class Kernel:
     version: str  # uname -r, e.g. 6.12.117+deb13-amd64
     vmlinuz: Path
     modules_dir: Path  # .../lib/modules/<version>, holding modules.dep
-
-
-def module_name(path: str) -> str:
-    """``kernel/net/bridge/br_netfilter.ko.xz`` -> ``br_netfilter`` (dashes as underscores)."""
-    base = os.path.basename(path)
-    for suffix in MODULE_SUFFIXES:
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-            break
-    return base.replace("-", "_")
 
 
 def parse_modules_dep(text: str) -> dict[str, tuple[str, list[str]]]:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from docker_from_scratch.builder.errors import BuildError
+from docker_from_scratch.errors import describe_status
 
 
 def run_tool(
@@ -61,5 +62,5 @@ def run_tool(
             raise better
         lines = [line for line in errors.strip().splitlines() if line.strip()]
         last = f": {lines[-1]}" if lines else ""
-        raise BuildError(f"{shlex.join(args)} failed with exit status {proc.returncode}{last}", hint=hint)
+        raise BuildError(f"{shlex.join(args)} failed with {describe_status(proc.returncode)}{last}", hint=hint)
     return output

@@ -9,16 +9,7 @@ import sys
 from typing import NoReturn
 
 from docker_from_scratch.doctor import cmd_check
-
-PROG = "docker-from-scratch"
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse's errors as one line naming the fix (its default prints the usage too)."""
-
-    def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{PROG}: error: {message} (hint: see {self.prog} --help)\n")
-        sys.exit(2)
+from docker_from_scratch.parser import PROG, OneLineParser, die
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,8 +25,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     try:
         sys.exit(cmd_check.run(args))
     except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG}: error: interrupted\n")
-        sys.exit(130)
+        die("interrupted", status=130)
     except BrokenPipeError:
         sys.exit(1)
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 import os
 
 from docker_from_scratch.launcher.errors import UsageError
-from docker_from_scratch.launcher.files import DEFAULT_DATA_ROOT, read_text
+from docker_from_scratch.launcher.files import read_text
 from docker_from_scratch.launcher.limits import DEFAULT_NOFILE
+from docker_from_scratch.requirements.layout import DATA_ROOT
 
 # Annotations only: importing typing, dataclasses and ipaddress at start-up costs ~15 ms,
 # more than a third of the launcher's budget (bench/), so they load only when needed.
@@ -54,7 +55,7 @@ class LaunchOptions:
         self.nofile = DEFAULT_NOFILE
         # Seconds nested containers get on SIGTERM before dockerd stops (None: dockerd decides).
         self.stop_grace: int | None = None
-        self.data_root = DEFAULT_DATA_ROOT
+        self.data_root = DATA_ROOT
         self.config_file: str | None = None
         self.bridge: str | None = None
         self.bridge_address: ipaddress.IPv4Interface | None = None  # set only when we create it
@@ -208,9 +209,9 @@ _EXAMPLES = {
     "--mtu": "1500",
     "-s": "overlay2",
     "--storage-driver": "overlay2",
-    "--data-root": "/var/lib/docker",
-    "-g": "/var/lib/docker",
-    "--graph": "/var/lib/docker",
+    "--data-root": DATA_ROOT,
+    "-g": DATA_ROOT,
+    "--graph": DATA_ROOT,
     "--config-file": "/etc/docker/daemon.json",
 }
 _OPTION_OF = {

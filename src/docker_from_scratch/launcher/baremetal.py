@@ -38,6 +38,8 @@ import sys
 import time
 
 from docker_from_scratch.launcher import log
+from docker_from_scratch.requirements.layout import DATA_ROOT, DOCKER_SOCKET, ENTRYPOINT, IMAGES_DIR
+from docker_from_scratch.requirements.modules import DISK_MODULES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -47,16 +49,11 @@ if TYPE_CHECKING:
 CMDLINE_PREFIX = "dockerlaunch."
 DEFAULT_HOSTNAME = "docker"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-DATA_ROOT = "/var/lib/docker"
-DOCKER_SOCKET = "/run/docker.sock"
-# Images shipped in the initramfs (`docker-from-scratch initramfs --add-image`), loaded
-# into dockerd at boot: the VM has no network and no registry.
-IMAGES_DIR = "/usr/share/docker-from-scratch/images"
 READY_MESSAGE = "ready: dockerd answers"
 PID1_MESSAGE = "bare kernel: PID 1 started"
 BIND_ROOT = "/.bare-root"
-# The image's ENTRYPOINT after the launcher (builder/build.py): a VM has no image config.
-ENTRYPOINT_ARGS = ("/usr/bin/dockerd",)
+# The image's ENTRYPOINT after the launcher: a VM has no image config.
+ENTRYPOINT_ARGS = ENTRYPOINT[1:]
 # <linux/reboot.h>: with Ctrl-Alt-Del "off" the kernel sends SIGINT to PID 1 instead of
 # rebooting at once, so the keys (or QMP send-key) ask for a clean power-off.
 RB_DISABLE_CAD = 0
@@ -64,8 +61,6 @@ RB_DISABLE_CAD = 0
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
-# Modules the data disk needs; the launcher's child loads Docker's own list later.
-DISK_MODULES = ("virtio_blk", "ext4")
 READY_TIMEOUT_S = 600.0
 STOP_GRACE_S = 10.0
 

@@ -46,13 +46,14 @@ import os
 import time
 
 from docker_from_scratch.launcher.errors import UsageError
+from docker_from_scratch.requirements.layout import DOCKER_SOCKET
 
 TYPE_CHECKING = False  # typing and dataclasses cost ~20 ms to import here: annotations only
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Literal
 
-DEFAULT_SOCKET = "/var/run/docker.sock"
+DEFAULT_SOCKET = DOCKER_SOCKET
 DEFAULT_TLS_CERTDIR = "/certs"
 TLS_PORT = 2376
 PLAIN_PORT = 2375

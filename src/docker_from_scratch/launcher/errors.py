@@ -1,34 +1,15 @@
-"""Typed errors: lower layers raise these, only the CLI turns them into an exit."""
+"""The launcher's errors: kinds of the package's one :class:`~docker_from_scratch.errors.Error`.
 
-import errno
-import os
+Lower layers raise these, only the launcher's CLI turns them into an exit.
+"""
 
+from docker_from_scratch.errors import Error, describe_errno, describe_status
 
-def describe_errno(exc: OSError) -> str:
-    """'Read-only file system (EROFS)': the words and the name users search for."""
-    code = exc.errno or 0
-    return f"{os.strerror(code)} ({errno.errorcode.get(code, str(code))})"
+__all__ = ["LaunchError", "UsageError", "describe_errno", "describe_status"]
 
 
-class LaunchError(Exception):
+class LaunchError(Error):
     """A failure the user can fix; ``hint`` says how."""
-
-    exit_status = 1
-
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-    @classmethod
-    def from_os(cls, what: str, exc: OSError, *, hint: str | None = None) -> "LaunchError":
-        """'cannot WHAT: Strerror (ENAME)' for a failed system call."""
-        return cls(f"cannot {what}: {describe_errno(exc)}", hint=hint)
-
-    def one_line(self) -> str:
-        if self.hint:
-            return f"{self.message} (hint: {self.hint})"
-        return self.message
 
 
 class UsageError(LaunchError):

@@ -14,22 +14,18 @@ import stat
 
 from docker_from_scratch.launcher import log
 from docker_from_scratch.launcher.errors import LaunchError
+from docker_from_scratch.requirements.layout import DATA_ROOT, GROUP, PASSWD
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-DEFAULT_DATA_ROOT = "/var/lib/docker"
 DEFAULTS_SOURCE = "/usr/etc"
 SBIN_DIRECTORIES = ("/usr/sbin", "/sbin")
 # (directory, mode): /tmp sticky and world-writable; ssh refuses a group/world-readable ~/.ssh.
 DIRECTORIES = (("/tmp", 0o1777), ("/root", 0o700), ("/root/.ssh", 0o700), ("/var", 0o755))
 # Merged-/usr links for distributions that have neither (an /lib or /sbin present stays).
 USR_LINKS = (("/lib", "usr/lib"), ("/sbin", "usr/sbin"))
-# Minimal identity files: ssh (git over ssh) needs a passwd entry for uid 0; devpts
-# mounts use gid 5 for terminals.
-PASSWD = "root:x:0:0:root:/root:/bin/sh\n"
-GROUP = "root:x:0:\ntty:x:5:\n"
 HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 # Only reached where nobody provided a resolv.conf (docker bind-mounts its own, so:
 # a bare kernel or a chroot). No upstream server is invented: queries stay on this machine,
@@ -125,7 +121,7 @@ def ensure_file(path: str, content: str, mode: int = 0o644) -> bool:
     return True
 
 
-def make_layout(root: str = "/", data_root: str = DEFAULT_DATA_ROOT) -> None:
+def make_layout(root: str = "/", data_root: str = DATA_ROOT) -> None:
     """/tmp, /root/.ssh, /var, the data root; /lib and /sbin links where both are missing."""
     for directory, mode in DIRECTORIES:
         ensure_directory(path_under(root, directory), mode)
@@ -212,7 +208,7 @@ def ensure_daemon_config(config_file: str | None, root: str = "/") -> bool:
     return ensure_file(path, "{}\n", 0o600)
 
 
-def broken_json_files(root: str = "/", data_root: str = DEFAULT_DATA_ROOT) -> list[str]:
+def broken_json_files(root: str = "/", data_root: str = DATA_ROOT) -> list[str]:
     """JSON files dockerd cannot parse because they hold at most one byte."""
     candidates = [path_under(root, path) for path in BROKEN_JSON_CANDIDATES]
     image_dir = path_under(root, os.path.join(data_root, "image"))
@@ -222,7 +218,7 @@ def broken_json_files(root: str = "/", data_root: str = DEFAULT_DATA_ROOT) -> li
     return [path for path in candidates if os.path.isfile(path) and os.path.getsize(path) <= 1]
 
 
-def remove_broken_json(root: str = "/", data_root: str = DEFAULT_DATA_ROOT) -> list[str]:
+def remove_broken_json(root: str = "/", data_root: str = DATA_ROOT) -> list[str]:
     """Delete zero/one-byte key.json, daemon.json and repositories.json (dockerd re-creates
     key.json and repositories.json; an empty daemon.json meant no settings)."""
     removed = broken_json_files(root, data_root)
@@ -323,7 +319,7 @@ def extend_path(path: str) -> str:
 def prepare_layout(
     root: str = "/",
     *,
-    data_root: str = DEFAULT_DATA_ROOT,
+    data_root: str = DATA_ROOT,
     config_file: str | None = None,
     programs: Sequence[str] = DIST_PROGRAMS,
     search_path: str | None = None,

@@ -25,6 +25,7 @@ import os
 
 from docker_from_scratch.launcher import files, kmod, log, run
 from docker_from_scratch.launcher.errors import LaunchError
+from docker_from_scratch.requirements.modules import MODULES
 from docker_from_scratch.requirements.record import Record
 
 TYPE_CHECKING = False
@@ -116,7 +117,7 @@ def _works(binary: str, env: Mapping[str, str]) -> bool:
 
 
 def _load(module: str, root: str, env: Mapping[str, str]) -> None:
-    feature = dict(kmod.MODULES).get(module, module)
+    feature = dict(MODULES).get(module, module)
     kmod.load_modules(root, [(module, feature)], search_path=env.get("PATH", ""))
 
 

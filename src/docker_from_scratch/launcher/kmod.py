@@ -13,36 +13,15 @@ from __future__ import annotations
 import contextlib
 import os
 
+from docker_from_scratch.errors import describe_status
 from docker_from_scratch.launcher import files, log, run
 from docker_from_scratch.launcher.errors import LaunchError
+from docker_from_scratch.requirements.modules import MODULES, module_name, normalize
 from docker_from_scratch.requirements.record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-# THE list of modules the launcher loads, with the feature each one carries.
-# (The doctor's requirement table may refer to it; keep one list.)
-MODULES: tuple[tuple[str, str], ...] = (
-    ("overlay", "the overlay2 storage driver"),
-    ("bridge", "bridge networks (docker0)"),
-    ("br_netfilter", "iptables rules for traffic between containers on one bridge"),
-    ("veth", "network interfaces of containers"),
-    ("nf_nat", "NAT for published ports and outbound traffic"),
-    ("nf_conntrack_netlink", "conntrack clean-up when published ports change"),
-    ("nf_tables", "iptables-nft, the default iptables"),
-    ("nft_compat", "xtables matches and targets in iptables-nft"),
-    ("nft_chain_nat", "the nat table of iptables-nft"),
-    ("xt_MASQUERADE", "outbound traffic from containers (MASQUERADE)"),
-    ("xt_addrtype", "published ports (addrtype match)"),
-    ("xt_conntrack", "replies to container traffic (conntrack match)"),
-    ("xt_nat", "published ports (DNAT)"),
-    ("ip_tables", "iptables-legacy"),
-    ("iptable_nat", "the nat table of iptables-legacy"),
-    ("iptable_filter", "the filter table of iptables-legacy"),
-)
-_SUFFIXES = (".ko", ".ko.xz", ".ko.zst", ".ko.gz")
-
 
 class ModuleStatus(Record):
     """What happened to one module: "built in", "loaded" (before), "loaded now", "missing"."""
@@ -56,23 +35,9 @@ class ModuleStatus(Record):
         self.detail = detail
 
 
-def normalize(name: str) -> str:
-    """Module names treat - and _ alike; the kernel shows _ (/proc/modules, /sys/module)."""
-    return name.replace("-", "_")
-
-
-def _module_name(path: str) -> str:
-    base = os.path.basename(path.strip())
-    for suffix in _SUFFIXES:
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-            break
-    return normalize(base)
-
-
 def parse_modules_builtin(text: str) -> set[str]:
     """modules.builtin: one "kernel/fs/overlayfs/overlay.ko" path per line."""
-    return {_module_name(line) for line in text.splitlines() if line.strip()}
+    return {module_name(line) for line in text.splitlines() if line.strip()}
 
 
 def parse_proc_modules(text: str) -> set[str]:
@@ -142,6 +107,6 @@ def _modprobe(modprobe: str | None, name: str, feature: str, root: str, release:
         log.debug(f"kernel module {name}: loaded")
         return ModuleStatus(name, feature, "loaded now")
     lines = (result.stderr or "").strip().splitlines()
-    detail = lines[-1] if lines else run.describe_status(result.returncode)
+    detail = lines[-1] if lines else describe_status(result.returncode)
     log.warn(f"kernel module {name} could not be loaded ({detail}): {feature} may not work")
     return ModuleStatus(name, feature, "missing", detail)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 
+from docker_from_scratch.errors import describe_status
 from docker_from_scratch.launcher import log
 from docker_from_scratch.launcher.errors import LaunchError
 
@@ -35,20 +36,6 @@ class Completed:
 
     def __repr__(self) -> str:
         return f"Completed({self.argv!r}, returncode={self.returncode})"
-
-
-def describe_status(returncode: int) -> str:
-    """Turn a returncode into words: 'exit status 3', 'killed by SIGKILL', 'not found'."""
-    if returncode < 0:
-        import signal  # its enums cost milliseconds: only when something was killed
-
-        try:
-            return f"killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"killed by signal {-returncode}"
-    if returncode == 127:
-        return "exit status 127 (command not found)"
-    return f"exit status {returncode}"
 
 
 def find_program(name: str, search_path: str) -> str | None:

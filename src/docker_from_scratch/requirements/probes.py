@@ -24,6 +24,7 @@ from functools import lru_cache
 
 from docker_from_scratch.requirements import mountinfo
 from docker_from_scratch.requirements.cgroupfs import parse_proc_cgroups
+from docker_from_scratch.requirements.modules import KCONFIG, normalize
 from docker_from_scratch.requirements.mountinfo import Mount
 from docker_from_scratch.requirements.record import Record
 from docker_from_scratch.requirements.table import REQUIREMENTS, Requirement
@@ -182,22 +183,6 @@ def mount_of(path: str, mounts: Iterable[Mount]) -> Mount | None:
 
 # --- kernel modules and config --------------------------------------------------------------
 
-# The Kconfig symbol of each module the table names: when a kernel is built without
-# module support, the config is the only place a built-in without parameters shows up.
-KCONFIG: dict[str, str] = {
-    "overlay": "CONFIG_OVERLAY_FS",
-    "bridge": "CONFIG_BRIDGE",
-    "veth": "CONFIG_VETH",
-    "br_netfilter": "CONFIG_BRIDGE_NETFILTER",
-    "nf_nat": "CONFIG_NF_NAT",
-    "nf_tables": "CONFIG_NF_TABLES",
-    "nft_chain_nat": "CONFIG_NFT_NAT",
-    "nft_compat": "CONFIG_NFT_COMPAT",
-    "ip_tables": "CONFIG_IP_NF_IPTABLES",
-    "iptable_nat": "CONFIG_IP_NF_NAT",
-    "fuse": "CONFIG_FUSE_FS",
-}
-
 # Files that exist only while a module's code is in the kernel (loaded or built in).
 MODULE_TRACES: dict[str, str] = {
     "br_netfilter": "/proc/sys/net/bridge",
@@ -248,7 +233,7 @@ def _loaded_modules(root: str) -> set[str] | None:
     text = _read(root, "/proc/modules")
     if text is None:
         return None
-    return {line.split(" ", 1)[0] for line in text.splitlines() if line}
+    return {normalize(line.split(" ", 1)[0]) for line in text.splitlines() if line}
 
 
 def _listed_in(data: bytes | None, name: str) -> bool:

@@ -16,6 +16,8 @@ builder creates because Debian makes them in a maintainer script (alternatives).
 
 from __future__ import annotations
 
+from docker_from_scratch.requirements.layout import DATA_ROOT
+
 # Plain classes, not dataclasses: the launcher imports this table at every container
 # start, and dataclasses (with inspect and re) plus typing cost ~20 ms there.
 TYPE_CHECKING = False
@@ -282,7 +284,7 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement(
         "data root not on overlayfs", "kernel", "soft",
         why="use overlay2, which cannot stack on an overlayfs data root",
-        probe="not-overlay", target="/var/lib/docker",
+        probe="not-overlay", target=DATA_ROOT,
         lost="overlay2 for the nested daemon",
         fix="put /var/lib/docker on a volume: -v dind-data:/var/lib/docker",
     ),
