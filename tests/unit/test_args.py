@@ -22,9 +22,9 @@ def fake_bin(tmp_path: Path) -> dict[str, str]:
     return {"PATH": f"{sbindir}:{bindir}"}
 
 
-def interpret(*tokens: str, filesystems: str = "nodev\toverlay\n") -> tuple[list[str], LaunchOptions]:
+def interpret(*tokens: str, filesystems: frozenset[str] = frozenset({"overlay"})) -> tuple[list[str], LaunchOptions]:
     options = LaunchOptions(dockerd="/usr/sbin/dockerd", dockerd_args=[])
-    return interpret_dockerd_args(list(tokens), options, filesystems), options
+    return interpret_dockerd_args(list(tokens), options, set(filesystems)), options
 
 
 def test_seed_docker_binary_runs_dockerd(fake_bin: dict[str, str]) -> None:
@@ -105,7 +105,7 @@ def test_bip_with_bridge_none_contradicts() -> None:
 def test_aufs_without_kernel_support_names_overlay2() -> None:
     """-s aufs on a kernel without aufs should fail with an error naming overlay2."""
     with pytest.raises(UsageError, match="aufs") as info:
-        interpret("-s", "aufs", filesystems="nodev\toverlay\n")
+        interpret("-s", "aufs", filesystems=frozenset({"overlay"}))
     assert "overlay2" in info.value.one_line()
 
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from docker_from_scratch.builder.build import export_tree
-from docker_from_scratch.builder.content import ca_bundle, find_program
+from docker_from_scratch.builder.content import ca_bundle, program_in_packages
 from docker_from_scratch.builder.tree import Entry, FileTree
 
 
@@ -23,9 +23,9 @@ def test_find_program_takes_the_first_package_that_has_it() -> None:
         "docker-cli": FileTree([Entry("/usr/bin/docker", "file", data=b"cli")]),
         "docker.io": FileTree([Entry("/usr/sbin/dockerd", "file", data=b"d"), Entry("/usr/bin/docker", "file")]),
     }
-    assert find_program(per_package, ["docker-cli", "docker.io"], "docker") == "/usr/bin/docker"
-    assert find_program(per_package, ["docker.io"], "dockerd") == "/usr/sbin/dockerd"
-    assert find_program(per_package, ["docker-cli"], "dockerd") is None
+    assert program_in_packages(per_package, ["docker-cli", "docker.io"], "docker") == "/usr/bin/docker"
+    assert program_in_packages(per_package, ["docker.io"], "dockerd") == "/usr/sbin/dockerd"
+    assert program_in_packages(per_package, ["docker-cli"], "dockerd") is None
 
 
 def test_export_tree_leaves_etc_and_top_level_links_to_the_base(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from docker_from_scratch.requirements import mountinfo, probes
+from docker_from_scratch.requirements.paths import find_program
 from docker_from_scratch.requirements.probes import Result, run_probe
 from docker_from_scratch.requirements.table import REQUIREMENTS, Requirement, by_name
 
@@ -546,5 +547,5 @@ def test_program_probe_accepts_a_dist_fallback(tmp_path: Path) -> None:
     bindir.mkdir(parents=True)
     (bindir / "runc.dist").write_text("#!/bin/sh\n")
     (bindir / "runc.dist").chmod(0o755)
-    assert probes.find_program("runc", os.fspath(tmp_path), "/usr/bin") == "/usr/bin/runc.dist"
-    assert probes.find_program("containerd", os.fspath(tmp_path), "/usr/bin") is None
+    assert find_program("runc", "/usr/bin", root=os.fspath(tmp_path), dist=True) == "/usr/bin/runc.dist"
+    assert find_program("containerd", "/usr/bin", root=os.fspath(tmp_path), dist=True) is None

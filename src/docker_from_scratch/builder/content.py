@@ -127,7 +127,7 @@ def row_component(row: Requirement) -> str:
     return "engine" if row.kind == "engine" else "tools"
 
 
-def find_program(per_package: dict[str, FileTree], packages: Iterable[str], program: str) -> str | None:
+def program_in_packages(per_package: dict[str, FileTree], packages: Iterable[str], program: str) -> str | None:
     for package in packages:
         tree = per_package.get(package)
         if tree is None:
@@ -210,7 +210,7 @@ def assemble(
         group = row_component(row)
         named: list[str] = []
         for program in row.programs:
-            path = find_program(per_package, row_packages[row.name], program)
+            path = program_in_packages(per_package, row_packages[row.name], program)
             if path is None:
                 raise BuildError(
                     f"no {program} in {', '.join(row_packages[row.name])} ({suite}/{arch})",

@@ -18,9 +18,9 @@ from __future__ import annotations
 import os
 
 from docker_from_scratch.launcher.errors import UsageError
-from docker_from_scratch.launcher.files import read_text
 from docker_from_scratch.launcher.limits import DEFAULT_NOFILE
 from docker_from_scratch.requirements.layout import DATA_ROOT
+from docker_from_scratch.requirements.paths import DEFAULT_SEARCH_PATH, find_program, kernel_filesystems
 
 # Annotations only: importing typing, dataclasses and ipaddress at start-up costs ~15 ms,
 # more than a third of the launcher's budget (bench/), so they load only when needed.
@@ -152,25 +152,20 @@ def split_launcher_options(
 
 def resolve_dockerd(binary: str, env: Mapping[str, str]) -> str:
     """The dockerd to run: the seed named /usr/bin/docker, which is only the client today."""
-    path_dirs = env.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").split(":")
+    search_path = env.get("PATH", DEFAULT_SEARCH_PATH)
     name = os.path.basename(binary)
+    first: str | None = binary if "/" in binary else None
     if name == "docker":
         # `docker daemon` is gone; dockerd usually sits beside the client or in sbin.
-        candidates = [os.path.join(os.path.dirname(binary) or ".", "dockerd")]
-        candidates += [os.path.join(d, "dockerd") for d in path_dirs]
-    elif "/" in binary:
-        candidates = [binary] + [os.path.join(d, name) for d in path_dirs]
-    else:
-        candidates = [os.path.join(d, binary) for d in path_dirs]
-    for candidate in candidates:
-        # X.dist stands in for a missing X (the seed's fallback); the files step links it.
-        for path in (candidate, candidate + ".dist"):
-            if os.path.isfile(path) and os.access(path, os.X_OK):
-                return candidate
-    raise UsageError(
-        f"cannot find dockerd for DOCKER_BINARY {binary!r}",
-        hint="pass the path of dockerd, e.g. dockerlaunch /usr/bin/dockerd",
-    )
+        first, name = os.path.join(os.path.dirname(binary) or ".", "dockerd"), "dockerd"
+    # X.dist stands in for a missing X (the seed's fallback); the files step links it.
+    found = (first and find_program(first, dist=True)) or find_program(name, search_path, dist=True)
+    if found is None:
+        raise UsageError(
+            f"cannot find dockerd for DOCKER_BINARY {binary!r}",
+            hint="pass the path of dockerd, e.g. dockerlaunch /usr/bin/dockerd",
+        )
+    return found.removesuffix(".dist")
 
 
 def drop_seed_words(args: list[str]) -> list[str]:
@@ -240,12 +235,13 @@ def _option_name(token: str) -> str | None:
     return name if name in _OPTION_OF else None
 
 
-def _check_storage_driver(driver: str, warnings: list[str], filesystems: str) -> str:
+def _check_storage_driver(driver: str, warnings: list[str], filesystems: set[str] | None) -> str:
     if driver == "overlay":
         warnings.append("storage driver overlay left dockerd in 24.0: using overlay2")
         return "overlay2"
     if driver == "aufs":
-        where = "this kernel" if "aufs" not in filesystems.split() else "today's dockerd"
+        known = kernel_filesystems() if filesystems is None else filesystems  # read only for aufs
+        where = "this kernel" if "aufs" not in known else "today's dockerd"
         raise UsageError(f"storage driver aufs is not available on {where}", hint="use -s overlay2")
     if driver in REMOVED_DRIVERS:
         raise UsageError(
@@ -278,10 +274,9 @@ def _check_bip(value: str) -> ipaddress.IPv4Interface:
 
 
 def interpret_dockerd_args(
-    args: list[str], options: LaunchOptions, filesystems: str | None = None
+    args: list[str], options: LaunchOptions, filesystems: set[str] | None = None
 ) -> list[str]:
     """Validate and rewrite the options the launcher acts on; pass everything else through."""
-    fs_text = read_text("/proc/filesystems") if filesystems is None else filesystems
     out: list[str] = []
     bip: str | None = None
     bip_index: int | None = None
@@ -311,7 +306,7 @@ def interpret_dockerd_args(
             options.mtu = _check_mtu(value)
             out += [name, value]
         elif kind == "storage":
-            options.storage_driver = _check_storage_driver(value, options.warnings, fs_text)
+            options.storage_driver = _check_storage_driver(value, options.warnings, filesystems)
             out += ["--storage-driver", options.storage_driver]
         elif kind == "data_root":
             if name != "--data-root":

@@ -29,11 +29,12 @@ import errno
 import os
 from contextlib import ExitStack
 
-from docker_from_scratch.launcher import files, log, mounts
+from docker_from_scratch.launcher import log, mounts
 from docker_from_scratch.launcher.errors import LaunchError
 from docker_from_scratch.launcher.syscalls import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REMOUNT
 from docker_from_scratch.requirements import mountinfo
 from docker_from_scratch.requirements.cgroupfs import Controller, parse_proc_cgroups
+from docker_from_scratch.requirements.paths import kernel_filesystems, under
 from docker_from_scratch.requirements.record import Record
 
 TYPE_CHECKING = False  # typing costs ~6 ms inside the image: annotations only
@@ -257,7 +258,7 @@ def mount_v1(root: str, hierarchies: Sequence[Hierarchy], memberships: Sequence[
     All usable: skipped. Some missing on a writable tmpfs: added there. Anything
     read-only or foreign: the whole tree is replaced (docker's bind mounts are all alike).
     """
-    base = files.path_under(root, CGROUP_ROOT)
+    base = under(root, CGROUP_ROOT)
     table = mountinfo.read()
     problems = {h.directory: v1_problem(base, h, table, memberships) for h in hierarchies}
     present = mountinfo.mounts_under(base, table)
@@ -291,7 +292,7 @@ def mount_v1(root: str, hierarchies: Sequence[Hierarchy], memberships: Sequence[
 
 def mount_v2(root: str) -> str:
     """cgroup2 read-write on /sys/fs/cgroup; returns the mount point."""
-    base = files.path_under(root, CGROUP_ROOT)
+    base = under(root, CGROUP_ROOT)
     entry = mountinfo.find(base)
     if entry is not None and entry.fs_type == "cgroup2":
         if not entry.read_only:
@@ -392,8 +393,8 @@ def mount_cgroups(
     """
     controllers = parse_proc_cgroups(_read(proc_cgroups))
     memberships = parse_self_cgroup(_read(self_cgroup))
-    base = files.path_under(root, CGROUP_ROOT)
-    detected = detect_version(base, mountinfo.read(), controllers, memberships, mounts.kernel_filesystems())
+    base = under(root, CGROUP_ROOT)
+    detected = detect_version(base, mountinfo.read(), controllers, memberships, kernel_filesystems())
     chosen: Version = version or detected
     if chosen == "v2":
         log.info("cgroups: v2 (unified)")

@@ -12,6 +12,7 @@ import sys
 
 from docker_from_scratch.launcher import args, log, run
 from docker_from_scratch.launcher.errors import LaunchError, describe_errno
+from docker_from_scratch.requirements.paths import find_program
 
 TYPE_CHECKING = False  # typing costs ~8 ms to import; annotations need it only for mypy
 if TYPE_CHECKING:
@@ -180,7 +181,7 @@ def start_dockerd(options: args.LaunchOptions, env: dict[str, str]) -> NoReturn:
     if options.stop_grace is not None:
         supervise_with_stop_grace(argv, env, options.stop_grace, options.socket_path)
     if want_reaper(options):
-        init = run.find_program(DOCKER_INIT, env.get("PATH", ""))
+        init = find_program(DOCKER_INIT, env.get("PATH", ""))
         if init is not None:
             # -s: be a subreaper when not PID 1 (--pid=host); no -g, so SIGTERM reaches
             # dockerd alone and dockerd stops its containers before containerd goes.

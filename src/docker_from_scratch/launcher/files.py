@@ -15,6 +15,7 @@ import stat
 from docker_from_scratch.launcher import log
 from docker_from_scratch.launcher.errors import LaunchError
 from docker_from_scratch.requirements.layout import DATA_ROOT, GROUP, PASSWD
+from docker_from_scratch.requirements.paths import under
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -43,20 +44,6 @@ DEFAULT_FILES = (
 BROKEN_JSON_CANDIDATES = ("/etc/docker/key.json", "/etc/docker/daemon.json")
 # Programs that may ship as X.dist (a package leaving the real name to the admin).
 DIST_PROGRAMS = ("dockerd", "docker", "containerd", "runc", "iptables", "modprobe")
-
-
-def path_under(root: str, path: str) -> str:
-    """``path`` (absolute, as seen from inside) joined under ``root`` (tests use a tmpfs root)."""
-    return os.path.normpath(os.path.join(root, path.lstrip("/")))
-
-
-def read_text(path: str) -> str:
-    """The file's text, or "" when it cannot be read (optional /proc and /etc files)."""
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except OSError:
-        return ""
 
 
 def _fail(action: str, path: str, exc: OSError) -> LaunchError:
@@ -124,14 +111,14 @@ def ensure_file(path: str, content: str, mode: int = 0o644) -> bool:
 def make_layout(root: str = "/", data_root: str = DATA_ROOT) -> None:
     """/tmp, /root/.ssh, /var, the data root; /lib and /sbin links where both are missing."""
     for directory, mode in DIRECTORIES:
-        ensure_directory(path_under(root, directory), mode)
+        ensure_directory(under(root, directory), mode)
     # dockerd itself makes its root 0710 (root:root); the same here avoids a window.
-    ensure_directory(path_under(root, data_root), 0o710)
+    ensure_directory(under(root, data_root), 0o710)
     for link, target in USR_LINKS:
-        if os.path.isdir(path_under(root, "/" + target)):
-            ensure_link(path_under(root, link), target)
+        if os.path.isdir(under(root, "/" + target)):
+            ensure_link(under(root, link), target)
         else:
-            log.debug(f"{path_under(root, link)}: no /{target} to link to, skipped")
+            log.debug(f"{under(root, link)}: no /{target} to link to, skipped")
 
 
 def copy_defaults(root: str = "/", source: str = DEFAULTS_SOURCE, target: str = "/etc") -> list[str]:
@@ -142,7 +129,7 @@ def copy_defaults(root: str = "/", source: str = DEFAULTS_SOURCE, target: str = 
     below an existing directory still arrive. Links are copied as links. Returns the
     paths created.
     """
-    source_dir, target_dir = path_under(root, source), path_under(root, target)
+    source_dir, target_dir = under(root, source), under(root, target)
     created: list[str] = []
     if not os.path.isdir(source_dir):
         log.debug(f"{source_dir}: no defaults to copy, skipped")
@@ -185,7 +172,7 @@ def _copy_entry(source: str, destination: str) -> bool:
 
 def write_default_files(root: str = "/") -> list[str]:
     """/etc/passwd, /etc/group, /etc/hosts, /etc/resolv.conf where missing; returns created."""
-    return [path for path, content in DEFAULT_FILES if ensure_file(path_under(root, path), content)]
+    return [path for path, content in DEFAULT_FILES if ensure_file(under(root, path), content)]
 
 
 def ensure_daemon_config(config_file: str | None, root: str = "/") -> bool:
@@ -196,7 +183,7 @@ def ensure_daemon_config(config_file: str | None, root: str = "/") -> bool:
     """
     if not config_file:
         return False
-    path = path_under(root, config_file)
+    path = under(root, config_file)
     if os.path.isfile(path) and os.path.getsize(path) <= 1:
         log.warn(f"{path}: {os.path.getsize(path)}-byte daemon config replaced by {{}}")
         try:
@@ -210,8 +197,8 @@ def ensure_daemon_config(config_file: str | None, root: str = "/") -> bool:
 
 def broken_json_files(root: str = "/", data_root: str = DATA_ROOT) -> list[str]:
     """JSON files dockerd cannot parse because they hold at most one byte."""
-    candidates = [path_under(root, path) for path in BROKEN_JSON_CANDIDATES]
-    image_dir = path_under(root, os.path.join(data_root, "image"))
+    candidates = [under(root, path) for path in BROKEN_JSON_CANDIDATES]
+    image_dir = under(root, os.path.join(data_root, "image"))
     if os.path.isdir(image_dir):
         for driver in sorted(os.listdir(image_dir)):
             candidates.append(os.path.join(image_dir, driver, "repositories.json"))
@@ -261,7 +248,7 @@ def remove_stale_pidfiles(root: str = "/") -> list[str]:
     removed: list[str] = []
     seen: set[str] = set()
     for top in ("/run", "/var/run"):
-        base = path_under(root, top)
+        base = under(root, top)
         if not os.path.isdir(base):
             continue
         for directory, _subdirs, names in os.walk(base):
@@ -295,9 +282,9 @@ def link_dist_fallbacks(programs: Iterable[str], search_path: str, root: str = "
     directories = [d for d in search_path.split(":") if d]
     for program in programs:
         if os.path.isabs(program):
-            candidates = [path_under(root, program)]
+            candidates = [under(root, program)]
         else:
-            candidates = [path_under(root, os.path.join(d, program)) for d in directories]
+            candidates = [under(root, os.path.join(d, program)) for d in directories]
         if any(os.path.lexists(c) for c in candidates):
             continue
         for candidate in candidates:

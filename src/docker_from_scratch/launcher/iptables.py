@@ -26,6 +26,7 @@ import os
 from docker_from_scratch.launcher import files, kmod, log, run
 from docker_from_scratch.launcher.errors import LaunchError
 from docker_from_scratch.requirements.modules import MODULES
+from docker_from_scratch.requirements.paths import find_program, under
 from docker_from_scratch.requirements.record import Record
 
 TYPE_CHECKING = False
@@ -77,7 +78,7 @@ def legacy_tables(root: str = "/") -> dict[str, list[str]]:
     found = {}
     for names_file, _save in TABLE_NAME_FILES:
         try:
-            with open(files.path_under(root, names_file)) as handle:
+            with open(under(root, names_file)) as handle:
                 names = parse_table_names(handle.read())
         except OSError:
             continue
@@ -93,7 +94,7 @@ def legacy_in_use(root: str, env: Mapping[str, str]) -> str | None:
         if names_file not in tables:
             continue
         listed = ",".join(tables[names_file])
-        binary = run.find_program(save, env.get("PATH", "")) if save else None
+        binary = find_program(save, env.get("PATH", "")) if save else None
         if binary is None:
             return f"legacy tables {listed} exist ({names_file})"
 
@@ -107,7 +108,7 @@ def legacy_in_use(root: str, env: Mapping[str, str]) -> str | None:
 
 
 def _works(binary: str, env: Mapping[str, str]) -> bool:
-    program = run.find_program(binary, env.get("PATH", ""))
+    program = find_program(binary, env.get("PATH", ""))
     if program is None:
         return False
     try:
@@ -123,12 +124,12 @@ def _load(module: str, root: str, env: Mapping[str, str]) -> None:
 
 def link_legacy(root: str, env: Mapping[str, str]) -> str:
     """The directory of iptables* -> *-legacy links (made or refreshed); returns its path."""
-    directory = files.path_under(root, LEGACY_DIR)
+    directory = under(root, LEGACY_DIR)
     if not os.path.isdir(directory):
         os.makedirs(directory, mode=0o755)
     for name in LEGACY_NAMES:
         legacy = name.replace("tables", "tables-legacy", 1)  # iptables-save -> iptables-legacy-save
-        target = run.find_program(legacy, env.get("PATH", ""))
+        target = find_program(legacy, env.get("PATH", ""))
         link = os.path.join(directory, name)
         if target is None:
             if name == "iptables":
@@ -182,7 +183,7 @@ def choose_mode(env: Mapping[str, str] | None = None, root: str = "/", *, enable
     # Like dind's `iptables --version`, users see which backend dockerd gets: the link
     # dockerd will run names it (xtables-nft-multi or xtables-legacy-multi), without
     # the cost of one more process.
-    program = run.find_program("iptables", path)
+    program = find_program("iptables", path)
     backend = os.path.basename(os.path.realpath(program)) if program else "no iptables on PATH"
     log.info(f"iptables: {mode} ({backend}; {reason})")
     return Choice(mode, reason, path)

@@ -17,6 +17,7 @@ from docker_from_scratch.errors import describe_status
 from docker_from_scratch.launcher import files, log, run
 from docker_from_scratch.launcher.errors import LaunchError
 from docker_from_scratch.requirements.modules import MODULES, module_name, normalize
+from docker_from_scratch.requirements.paths import find_program, read_text, under
 from docker_from_scratch.requirements.record import Record
 
 TYPE_CHECKING = False
@@ -47,10 +48,10 @@ def parse_proc_modules(text: str) -> set[str]:
 
 def present_modules(root: str, release: str) -> tuple[set[str], set[str]]:
     """(built in, loaded) module names, from modules.builtin, /proc/modules and /sys/module."""
-    builtin = parse_modules_builtin(files.read_text(files.path_under(root, f"/lib/modules/{release}/modules.builtin")))
-    loaded = parse_proc_modules(files.read_text(files.path_under(root, "/proc/modules")))
+    builtin = parse_modules_builtin(read_text(under(root, f"/lib/modules/{release}/modules.builtin")))
+    loaded = parse_proc_modules(read_text(under(root, "/proc/modules")))
     with contextlib.suppress(OSError):
-        loaded |= {normalize(name) for name in os.listdir(files.path_under(root, "/sys/module"))}
+        loaded |= {normalize(name) for name in os.listdir(under(root, "/sys/module"))}
     return builtin, loaded
 
 
@@ -66,7 +67,7 @@ def load_modules(
     Returns one status per module ([] when the kernel has no /lib/modules tree here).
     """
     release = release or os.uname().release
-    directory = files.path_under(root, f"/lib/modules/{release}")
+    directory = under(root, f"/lib/modules/{release}")
     if not os.path.isdir(directory):
         log.debug(f"{directory}: missing, no modules to load (the kernel's built-ins decide)")
         return []
@@ -84,7 +85,7 @@ def load_modules(
         log.debug(f"kernel modules: all {len(modules)} built in or loaded, skipped")
         return statuses
     search = search_path if search_path is not None else os.environ.get("PATH", "")
-    modprobe = run.find_program("modprobe", files.extend_path(search))
+    modprobe = find_program("modprobe", files.extend_path(search))
     for name, feature in missing:
         statuses.append(_modprobe(modprobe, name, feature, root, release))
     return statuses

@@ -17,7 +17,7 @@ import os
 import stat
 from contextlib import ExitStack, contextmanager
 
-from docker_from_scratch.launcher import files, log, run, syscalls
+from docker_from_scratch.launcher import log, syscalls
 from docker_from_scratch.launcher.errors import LaunchError, describe_errno
 from docker_from_scratch.launcher.syscalls import (
     MNT_DETACH,
@@ -31,6 +31,7 @@ from docker_from_scratch.launcher.syscalls import (
     MS_SHARED,
 )
 from docker_from_scratch.requirements import mountinfo
+from docker_from_scratch.requirements.paths import find_program, kernel_filesystems, under
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -45,15 +46,6 @@ _FLAG_OPTIONS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC}
 # devpts: a private instance (the default since Linux 4.7, explicit for older kernels),
 # /dev/ptmx usable by everybody, and terminals owned by group tty (gid 5) as on Debian.
 DEVPTS_OPTIONS = "newinstance,ptmxmode=0666,mode=0620,gid=5"
-
-
-def kernel_filesystems(proc: str = "/proc/filesystems") -> set[str]:
-    """File system types the running kernel knows (second column of /proc/filesystems)."""
-    try:
-        with open(proc) as handle:
-            return {line.split()[-1] for line in handle if line.strip()}
-    except OSError:
-        return set()
 
 
 def mount_hint(exc: OSError, fs_type: str | None, target: str) -> str:
@@ -165,7 +157,7 @@ def staging_dir(root: str = "/") -> Iterator[str]:
     Under /run (our tmpfs, or the container's writable layer), else /tmp or /dev.
     """
     for candidate in ("/run", "/tmp", "/dev"):
-        parent = files.path_under(root, candidate)
+        parent = under(root, candidate)
         if os.path.isdir(parent) and os.access(parent, os.W_OK):
             path = os.path.join(parent, f".dockerlaunch-{os.getpid()}-{next(_STAGING_NUMBERS)}")
             try:
@@ -231,7 +223,7 @@ def _proc_available() -> bool:
 
 
 def mount_proc(root: str, undo: ExitStack) -> None:
-    target = files.path_under(root, "/proc")
+    target = under(root, "/proc")
     if _proc_available():
         entry = mountinfo.find(target)
         if entry is not None and entry.fs_type == "proc":
@@ -246,7 +238,7 @@ def mount_proc(root: str, undo: ExitStack) -> None:
 
 def mount_dev(root: str, undo: ExitStack) -> None:
     """devtmpfs /dev unless /dev is already a mount with device nodes (docker's tmpfs)."""
-    target = files.path_under(root, "/dev")
+    target = under(root, "/dev")
     entry = mountinfo.find(target)
     null = os.path.join(target, "null")
     has_nodes = os.path.exists(null) and stat.S_ISCHR(os.stat(null).st_mode)
@@ -301,7 +293,7 @@ def mount_sys(root: str, undo: ExitStack) -> None:
     is that same read-only superblock (measured). A remount without MS_BIND makes the
     superblock writable; MS_BIND then clears a per-mount ro flag if one is left.
     """
-    target = files.path_under(root, "/sys")
+    target = under(root, "/sys")
     entry = mountinfo.find(target)
     if entry is None or entry.fs_type != "sysfs":
         make_directory(target, 0o555)
@@ -351,7 +343,7 @@ def mount_tmpfs_if_empty(target: str, mode: int, undo: ExitStack) -> None:
 
 def link_var_run(root: str) -> None:
     """/var/run -> ../run (the FHS link; dockerd's default socket path uses /var/run)."""
-    link = files.path_under(root, "/var/run")
+    link = under(root, "/var/run")
     if os.path.islink(link):
         log.debug(f"{link}: already a link to {os.readlink(link)}, skipped")
         return
@@ -378,12 +370,12 @@ def _apparmor_needs_parser(root: str) -> bool:
     says Y; without apparmor_parser every `docker run` then fails on the missing profile.
     """
     try:
-        with open(files.path_under(root, "/sys/module/apparmor/parameters/enabled")) as handle:
+        with open(under(root, "/sys/module/apparmor/parameters/enabled")) as handle:
             enabled = handle.read().strip().startswith("Y")
     except OSError:
         return False
     path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
-    return enabled and run.find_program("apparmor_parser", path) is None
+    return enabled and find_program("apparmor_parser", path) is None
 
 
 def mount_security_filesystems(root: str, undo: ExitStack, filesystems: set[str]) -> None:
@@ -393,7 +385,7 @@ def mount_security_filesystems(root: str, undo: ExitStack, filesystems: set[str]
         ("selinuxfs", "/sys/fs/selinux"),
     )
     for fs_type, where in wanted:
-        target = files.path_under(root, where)
+        target = under(root, where)
         if fs_type not in filesystems or not os.path.isdir(target):
             log.debug(f"{target}: kernel has no {fs_type}, skipped")
             continue
@@ -422,9 +414,9 @@ def mount_api_filesystems(root: str = "/") -> None:
     with ExitStack() as undo:
         mount_proc(root, undo)
         mount_dev(root, undo)
-        mount_tmpfs_if_empty(files.path_under(root, "/run"), 0o755, undo)
+        mount_tmpfs_if_empty(under(root, "/run"), 0o755, undo)
         mount_sys(root, undo)
-        mount_tmpfs_if_empty(files.path_under(root, "/tmp"), 0o1777, undo)
+        mount_tmpfs_if_empty(under(root, "/tmp"), 0o1777, undo)
         link_var_run(root)
         mount_security_filesystems(root, undo, kernel_filesystems())
         undo.pop_all()
@@ -436,7 +428,7 @@ def make_root_rshared(root: str = "/") -> None:
     Volumes with bind propagation (rshared/rslave) and mounts made by dockerd for its
     containers must reach them; docker refuses `-v ...:rshared` on a private parent.
     """
-    target = files.path_under(root, "/")
+    target = under(root, "/")
     entries = mountinfo.mounts_under(target)
     if not any(entry.mount_point == target for entry in entries):
         raise LaunchError(f"{target} is not a mount point", hint="mount propagation needs a mounted root")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 
-from docker_from_scratch.launcher import files, log
+from docker_from_scratch.launcher import log
 from docker_from_scratch.launcher.errors import LaunchError, UsageError
+from docker_from_scratch.requirements.paths import nearest_existing, under
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -63,11 +64,11 @@ def check_inputs(options: LaunchOptions, root: str = "/") -> None:
     daemon config, the data root's file system, the log file and DOCKER_TLS_SAN."""
     if options.config_file is not None:
         check_daemon_config(options.config_file, root)
-    elif os.path.lexists(files.path_under(root, DEFAULT_DAEMON_CONFIG)):
+    elif os.path.lexists(under(root, DEFAULT_DAEMON_CONFIG)):
         check_daemon_config(DEFAULT_DAEMON_CONFIG, root)
     check_data_root(options.data_root, root)
     if options.log_file:
-        path = files.path_under(root, options.log_file)
+        path = under(root, options.log_file)
         if os.path.isdir(path):
             raise UsageError(
                 f"log file {options.log_file} is a directory", hint="name a file, e.g. /var/log/dockerd.log"
@@ -75,7 +76,7 @@ def check_inputs(options: LaunchOptions, root: str = "/") -> None:
         check_can_be_created(os.path.dirname(path), f"log file {options.log_file}", "name a file in a directory")
     if options.tls_certdir is not None:
         check_can_be_created(
-            files.path_under(root, options.tls_certdir),
+            under(root, options.tls_certdir),
             f"DOCKER_TLS_CERTDIR {options.tls_certdir}",
             "name a directory (or a volume) for the certificates",
         )
@@ -87,7 +88,7 @@ def check_inputs(options: LaunchOptions, root: str = "/") -> None:
 
 def check_can_be_created(directory: str, what: str, fix: str) -> None:
     """``directory`` is one, or can become one: nothing on its way is a plain file."""
-    existing = _nearest_existing(directory)
+    existing = nearest_existing(directory)
     if not os.path.isdir(existing):
         raise UsageError(f"{what}: {existing} is not a directory", hint=fix)
 
@@ -95,7 +96,7 @@ def check_can_be_created(directory: str, what: str, fix: str) -> None:
 def check_daemon_config(config_file: str, root: str = "/") -> None:
     """An existing daemon config must be a readable JSON object. Missing, empty and
     one-byte files are left to the layout step, which writes or replaces them with {}."""
-    path = files.path_under(root, config_file)
+    path = under(root, config_file)
     if not os.path.lexists(path):
         return
     if os.path.isdir(path):
@@ -128,17 +129,11 @@ def check_daemon_config(config_file: str, root: str = "/") -> None:
         )
 
 
-def _nearest_existing(path: str) -> str:
-    while not os.path.lexists(path) and os.path.dirname(path) != path:
-        path = os.path.dirname(path)
-    return path
-
-
 def check_data_root(data_root: str, root: str = "/") -> None:
     """The data root must be (or can become) a directory on a writable file system with
     room for dockerd's databases."""
-    path = files.path_under(root, data_root)
-    existing = _nearest_existing(path)
+    path = under(root, data_root)
+    existing = nearest_existing(path)
     fix = f"mount a writable volume there: -v dind-data:{data_root}"
     if existing == path and not os.path.isdir(path):
         raise UsageError(f"data root {data_root} exists and is not a directory", hint=f"remove it, or {fix}")

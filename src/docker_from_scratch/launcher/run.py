@@ -15,6 +15,7 @@ import os
 from docker_from_scratch.errors import describe_status
 from docker_from_scratch.launcher import log
 from docker_from_scratch.launcher.errors import LaunchError
+from docker_from_scratch.requirements.paths import DEFAULT_SEARCH_PATH, find_program
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,17 +37,6 @@ class Completed:
 
     def __repr__(self) -> str:
         return f"Completed({self.argv!r}, returncode={self.returncode})"
-
-
-def find_program(name: str, search_path: str) -> str | None:
-    """``name`` itself when it has a slash, else the first executable on ``search_path``."""
-    if "/" in name:
-        return name if os.access(name, os.X_OK) else None
-    for directory in search_path.split(":"):
-        candidate = os.path.join(directory or ".", name)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None
 
 
 def _command_line(argv: Sequence[str]) -> str:
@@ -93,7 +83,7 @@ def run(
     environment = dict(os.environ if env is None else env)
     if log.debug_enabled():
         log.debug(f"run: {_command_line(argv)}")
-    program = find_program(argv[0], environment.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"))
+    program = find_program(argv[0], environment.get("PATH", DEFAULT_SEARCH_PATH))
     if program is None:
         raise LaunchError(f"cannot run {argv[0]}: not found", hint="install it or fix PATH")
     out_read, out_write = os.pipe()  # os.pipe() is close-on-exec: the child keeps only its dup2 copies

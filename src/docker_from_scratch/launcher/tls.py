@@ -37,9 +37,8 @@ import socket
 
 from docker_from_scratch.launcher import log
 from docker_from_scratch.launcher.errors import LaunchError, UsageError
-from docker_from_scratch.launcher.files import read_text
 from docker_from_scratch.launcher.run import Background, run
-from docker_from_scratch.launcher.run import find_program as run_find_program
+from docker_from_scratch.requirements.paths import find_program, read_text
 
 TYPE_CHECKING = False  # typing and dataclasses cost ~20 ms to import here: annotations only
 if TYPE_CHECKING:
@@ -389,7 +388,7 @@ def ensure_certificates(
     ca_key, ca_cert = os.path.join(ca_dir, "key.pem"), os.path.join(ca_dir, "cert.pem")
     server_ca, server_cert, server_key = (os.path.join(server_dir, name) for name in ("ca.pem", "cert.pem", "key.pem"))
     tool_env = _tool_env(env)
-    found = run_find_program(openssl, tool_env["PATH"])
+    found = find_program(openssl, tool_env["PATH"])
 
     if _present(server_ca) and _present(server_cert) and _present(server_key) and not _present(ca_key):
         if found is None:

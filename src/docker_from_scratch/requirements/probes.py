@@ -26,6 +26,14 @@ from docker_from_scratch.requirements import mountinfo
 from docker_from_scratch.requirements.cgroupfs import parse_proc_cgroups
 from docker_from_scratch.requirements.modules import KCONFIG, normalize
 from docker_from_scratch.requirements.mountinfo import Mount
+from docker_from_scratch.requirements.paths import (
+    find_program,
+    is_executable,
+    kernel_filesystems,
+    nearest_existing,
+    resolve,
+    under,
+)
 from docker_from_scratch.requirements.record import Record
 from docker_from_scratch.requirements.table import REQUIREMENTS, Requirement
 
@@ -81,16 +89,9 @@ if TYPE_CHECKING:
 # --- small readers ------------------------------------------------------------------------
 
 
-def _under(root: str, path: str) -> str:
-    """``path`` (absolute) inside ``root``."""
-    if root in ("", "/"):
-        return path
-    return os.path.join(root, path.lstrip("/"))
-
-
 def _read(root: str, path: str) -> str | None:
     try:
-        with open(_under(root, path), encoding="utf-8", errors="replace") as file:
+        with open(under(root, path), encoding="utf-8", errors="replace") as file:
             return file.read()
     except OSError:
         return None
@@ -98,7 +99,7 @@ def _read(root: str, path: str) -> str | None:
 
 def _read_bytes(root: str, path: str) -> bytes | None:
     try:
-        with open(_under(root, path), "rb") as file:
+        with open(under(root, path), "rb") as file:
             return file.read()
     except OSError:
         return None
@@ -113,39 +114,6 @@ def _status_field(root: str, field: str) -> str | None:
     for line in text.splitlines():
         if line.startswith(prefix):
             return line[len(prefix) :].strip()
-    return None
-
-
-def _resolve(root: str, path: str, depth: int = 0) -> str:
-    """Follow a final-component symlink chain, re-rooting absolute targets under ``root``."""
-    full = _under(root, path)
-    if depth > 40 or not os.path.islink(full):
-        return full
-    target = os.readlink(full)
-    if not target.startswith("/"):
-        target = os.path.join(os.path.dirname(path), target)
-    return _resolve(root, os.path.normpath(target), depth + 1)
-
-
-def _is_executable(root: str, path: str) -> bool:
-    resolved = _resolve(root, path)
-    return os.path.isfile(resolved) and os.access(resolved, os.X_OK)
-
-
-def find_program(name: str, root: str = "/", search_path: str | None = None) -> str | None:
-    """The first ``name`` on PATH (inside ``root``), like the shell finds it, or None.
-
-    ``NAME.dist`` counts too: the launcher links it to NAME before dockerd starts (the
-    seed's fallback for images that ship defaults under another name).
-    """
-    if search_path is None:
-        search_path = os.environ.get("PATH", os.defpath)
-    for directory in search_path.split(":"):
-        if not directory.startswith("/"):
-            continue
-        for candidate in (f"{directory.rstrip('/')}/{name}", f"{directory.rstrip('/')}/{name}.dist"):
-            if _is_executable(root, candidate):
-                return candidate
     return None
 
 
@@ -166,14 +134,10 @@ def read_mounts(root: str = "/") -> list[Mount]:
     return mountinfo.parse(text) if text is not None else []
 
 
-def _nearest_existing(root: str, path: str) -> str:
-    """``path`` or its nearest existing ancestor (the data root may not exist yet)."""
-    path = os.path.normpath("/" + path.lstrip("/"))
-    while path != "/" and not os.path.isdir(_under(root, path)):
-        path = os.path.dirname(path)
-    if root in ("", "/"):
-        return os.path.realpath(path)
-    return path
+def _existing_on_mount(root: str, path: str) -> str:
+    """``path`` or its nearest existing ancestor, with links resolved on the live root."""
+    existing = nearest_existing(path, root)
+    return os.path.realpath(existing) if root in ("", "/") else existing
 
 
 def mount_of(path: str, mounts: Iterable[Mount]) -> Mount | None:
@@ -271,14 +235,14 @@ def module_state(name: str, root: str = "/") -> ModuleState:
     loaded = _loaded_modules(root)
     if loaded is not None and name in loaded:
         return ModuleState("loaded", "/proc/modules")
-    if os.path.isdir(_under(root, f"/sys/module/{name}")):
+    if os.path.isdir(under(root, f"/sys/module/{name}")):
         return ModuleState("built in", f"/sys/module/{name}, not in /proc/modules")
     release = kernel_release(root)
     moddir = f"/lib/modules/{release}"
     if _listed_in(_read_bytes(root, f"{moddir}/modules.builtin"), name):
         return ModuleState("built in", f"{moddir}/modules.builtin")
     trace = MODULE_TRACES.get(name)
-    if trace and os.path.exists(_under(root, trace)):
+    if trace and os.path.exists(under(root, trace)):
         return ModuleState("built in", f"{trace} exists, not in /proc/modules")
     symbol = KCONFIG.get(name, "")
     config_value = kernel_config(symbol, root) if symbol else None
@@ -289,10 +253,10 @@ def module_state(name: str, root: str = "/") -> ModuleState:
     if config_value == "n":
         return ModuleState("absent", f"{symbol} is not set")
     if loaded is None:
-        if not os.path.isdir(_under(root, "/proc/self")):
+        if not os.path.isdir(under(root, "/proc/self")):
             return ModuleState("unknown", "/proc is not mounted")
         return ModuleState("unknown", "not listed anywhere, and no kernel config to ask")
-    if not os.path.isdir(_under(root, moddir)):
+    if not os.path.isdir(under(root, moddir)):
         return ModuleState("absent", f"not loaded, and no {moddir} to load it from")
     return ModuleState("absent", f"not loaded, not built in, not in {moddir}")
 
@@ -308,7 +272,7 @@ def _modules_hint(row: Requirement, state: ModuleState) -> str:
 
 def probe_program(row: Requirement, root: str = "/") -> Result:
     """The row's program is on PATH and executable."""
-    found = find_program(row.target, root)
+    found = find_program(row.target, root=root, dist=True)
     if found:
         return Result(True, found)
     return Result(False, f"no {row.target} on PATH", row.fix)
@@ -332,7 +296,7 @@ def probe_file(row: Requirement, root: str = "/") -> Result:
 def _non_empty_file(root: str, path: str) -> bool | None:
     """True for a non-empty regular file, False for anything else there, None if absent."""
     try:
-        info = os.stat(_resolve(root, path))
+        info = os.stat(resolve(root, path))
     except OSError:
         return None
     return stat.S_ISREG(info.st_mode) and info.st_size > 0
@@ -347,14 +311,14 @@ GIT_EXEC_DIRS = ("/usr/lib/git-core", "/usr/libexec/git-core")
 def probe_git_subcommand(row: Requirement, root: str = "/") -> Result:
     """`git <target>` can run: git on PATH and the subcommand built in or in git-core;
     for a script, its interpreter and the commands named in extra['needs'] too."""
-    git = find_program("git", root)
+    git = find_program("git", root=root, dist=True)
     if git is None:
         return Result(False, "no git on PATH", row.fix)
     name = f"git-{row.target}"
     dirs = [os.environ["GIT_EXEC_PATH"]] if os.environ.get("GIT_EXEC_PATH") else []
     for directory in [*dirs, *GIT_EXEC_DIRS]:
         path = f"{directory}/{name}"
-        resolved = _resolve(root, path)
+        resolved = resolve(root, path)
         if not os.path.isfile(resolved):
             continue
         with open(resolved, "rb") as file:
@@ -362,8 +326,8 @@ def probe_git_subcommand(row: Requirement, root: str = "/") -> Result:
         if not head.startswith(b"#!"):
             return Result(True, path)
         interpreter = head[2:].split(b"\n", 1)[0].strip().split(b" ")[0].decode()
-        missing = [interpreter] if not _is_executable(root, interpreter) else []
-        missing += [need for need in row.extra.get("needs", "").split() if not find_program(need, root)]
+        missing = [interpreter] if not is_executable(interpreter, root) else []
+        missing += [need for need in row.extra.get("needs", "").split() if not find_program(need, root=root, dist=True)]
         if missing:
             return Result(False, f"{path} is a script; missing {', '.join(missing)}", row.fix)
         return Result(True, f"{path} (script; {interpreter} found)")
@@ -374,8 +338,7 @@ def probe_git_subcommand(row: Requirement, root: str = "/") -> Result:
 
 def probe_filesystem(row: Requirement, root: str = "/") -> Result:
     """The kernel offers the file system type (/proc/filesystems), or its module loads."""
-    text = _read(root, "/proc/filesystems") or ""
-    if row.target in (line.split("\t")[-1] for line in text.splitlines()):
+    if row.target in kernel_filesystems(root):
         return Result(True, f"{row.target} in /proc/filesystems")
     state = module_state(row.target, root)
     if state.state == "loadable":
@@ -385,7 +348,7 @@ def probe_filesystem(row: Requirement, root: str = "/") -> Result:
 
 def probe_not_overlay(row: Requirement, root: str = "/") -> Result:
     """The data root (or its nearest existing parent) is not on overlayfs."""
-    path = _nearest_existing(root, row.target)
+    path = _existing_on_mount(root, row.target)
     mount = mount_of(path, read_mounts(root))
     if mount is None:
         return Result(False, f"no mount found for {path} in /proc/self/mountinfo", row.fix)
@@ -435,9 +398,9 @@ def probe_modules_dir(row: Requirement, root: str = "/") -> Result:
     pending = [name for name, state in states.items() if state.state not in ("loaded", "built in")]
     if not pending:
         return Result(True, "all loaded or built in: nothing to load")
-    if os.path.isdir(_under(root, moddir)):
+    if os.path.isdir(under(root, moddir)):
         return Result(True, f"{moddir} present to load {', '.join(pending)}")
-    if _loaded_modules(root) is None and os.path.isdir(_under(root, "/proc/self")):
+    if _loaded_modules(root) is None and os.path.isdir(under(root, "/proc/self")):
         return Result(True, "the kernel has no loadable modules (CONFIG_MODULES unset)")
     return Result(False, f"no {moddir}; not loaded: {', '.join(pending)}", row.fix)
 
@@ -505,7 +468,7 @@ def _proc_cgroups(root: str) -> dict[str, bool] | None:
 def probe_cgroup_fs(row: Requirement, root: str = "/") -> Result:
     """The kernel offers cgroups (v1 or v2); the detail says how they are mounted."""
     layout = cgroup_layout(root)
-    names = {line.split("\t")[-1] for line in (_read(root, "/proc/filesystems") or "").splitlines()}
+    names = kernel_filesystems(root)
     kernel = [fs for fs in ("cgroup2", "cgroup") if fs in names]
     if layout.version == "v2":
         return Result(True, f"cgroup v2 at {CGROUP_ROOT}")
@@ -565,7 +528,7 @@ def probe_cgroup_devices(row: Requirement, root: str = "/") -> Result:
         return Result(True, "v2: BPF device controller (CONFIG_CGROUP_BPF=y)")
     if cgroup_bpf == "n":
         return Result(False, "v2 without CONFIG_CGROUP_BPF: no device controller", row.fix)
-    if os.path.exists(_under(root, "/proc/sys/kernel/unprivileged_bpf_disabled")):
+    if os.path.exists(under(root, "/proc/sys/kernel/unprivileged_bpf_disabled")):
         return Result(True, "v2: the kernel has bpf(2) (no kernel config to confirm CGROUP_BPF)")
     return Result(False, "v2 and no sign of bpf(2) in /proc/sys/kernel", row.fix)
 
@@ -573,7 +536,7 @@ def probe_cgroup_devices(row: Requirement, root: str = "/") -> Result:
 def probe_namespaces(row: Requirement, root: str = "/") -> Result:
     """Each namespace type named in the target has an entry in /proc/self/ns."""
     names = row.target.split()
-    missing = [n for n in names if not os.path.lexists(_under(root, f"/proc/self/ns/{n}"))]
+    missing = [n for n in names if not os.path.lexists(under(root, f"/proc/self/ns/{n}"))]
     if missing:
         return Result(False, f"no {', '.join(missing)} in /proc/self/ns", row.fix)
     return Result(True, " ".join(names))
@@ -637,7 +600,7 @@ def probe_capability(row: Requirement, root: str = "/") -> Result:
 
 def probe_writable(row: Requirement, root: str = "/") -> Result:
     """The target's mount is not read-only (mountinfo flags)."""
-    path = _nearest_existing(root, row.target)
+    path = _existing_on_mount(root, row.target)
     mount = mount_of(path, read_mounts(root))
     if mount is None:
         return Result(False, f"{row.target} is not mounted", row.fix)
@@ -649,7 +612,7 @@ def probe_writable(row: Requirement, root: str = "/") -> Result:
 
 def probe_device(row: Requirement, root: str = "/") -> Result:
     """The device node exists and opens read-write (the device cgroup may refuse it)."""
-    path = _under(root, row.target)
+    path = under(root, row.target)
     try:
         info = os.stat(path)
     except OSError:
@@ -814,7 +777,7 @@ _NEEDS_PROC = frozenset({
 def preflight_rows(rows: Iterable[Requirement] = REQUIREMENTS, root: str = "/") -> list[Requirement]:
     """The rows the launcher tests before it changes anything: hard and soft rows that it
     does not repair itself, minus /proc-based ones while /proc is not mounted."""
-    have_proc = os.path.exists(_under(root, "/proc/self/status"))
+    have_proc = os.path.exists(under(root, "/proc/self/status"))
     return [
         row
         for row in rows
