@@ -3,7 +3,7 @@
 import pytest
 
 from docker_from_scratch.builder.errors import BuildError
-from docker_from_scratch.builder.proc import run_tool
+from docker_from_scratch.builder.proc import run_tool, spawn
 from docker_from_scratch.errors import Error
 
 
@@ -25,3 +25,21 @@ def test_build_error_is_the_package_error() -> None:
     """BuildError should be a kind of the one Error base, so every main prints it the same way."""
     assert issubclass(BuildError, Error)
     assert BuildError("x", hint="y", exit_status=4).exit_status == 4
+
+
+def test_spawn_failure_of_a_streamed_tool_wins_over_the_reader() -> None:
+    """When a streamed tool fails and its truncated output trips the reader, the tool's failure should be raised."""
+    argv = ["sh", "-c", "printf half; echo broken stream >&2; exit 2"]
+    with pytest.raises(BuildError, match=r"exit status 2: broken stream"), spawn(argv) as proc:
+        assert proc.stdout is not None
+        data = proc.stdout.read()
+        proc.wait()
+        raise ValueError(f"cannot parse {data!r}")
+
+
+def test_spawn_reader_error_stops_a_healthy_tool() -> None:
+    """A reader that gives up should stop the tool and raise its own error, not hang on a full pipe."""
+    with pytest.raises(ValueError, match="reader gave up"), spawn(["sh", "-c", "yes"]) as proc:
+        assert proc.stdout is not None
+        proc.stdout.read(10)
+        raise ValueError("reader gave up")

@@ -74,6 +74,21 @@ def test_decompress_module_writes_the_original_bytes(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "m.ko").read_bytes() == original
 
 
+def test_decompress_module_zstd_round_trip_and_corrupt_input(tmp_path: Path) -> None:
+    """An .ko.zst should come out as its bytes; a corrupt one should be one BuildError naming zstd."""
+    import subprocess
+
+    original = b"\x7fELF" + bytes(range(256)) * 64
+    plain = tmp_path / "m.ko"
+    plain.write_bytes(original)
+    subprocess.run(["zstd", "-q", "-o", str(tmp_path / "m.ko.zst"), str(plain)], check=True)
+    kernel.decompress_module(tmp_path / "m.ko.zst", tmp_path / "out" / "m.ko")
+    assert (tmp_path / "out" / "m.ko").read_bytes() == original
+    (tmp_path / "bad.ko.zst").write_bytes(b"not zstd at all")
+    with pytest.raises(BuildError, match=r"zstd -dcq .*bad\.ko\.zst failed with exit status \d+"):
+        kernel.decompress_module(tmp_path / "bad.ko.zst", tmp_path / "out" / "bad.ko")
+
+
 def test_boot_options_read_from_the_kernel_command_line() -> None:
     """dockerlaunch.* words before -- should set hostname, data disk, commands and power-off."""
     options = baremetal.parse_cmdline(

@@ -71,3 +71,21 @@ def test_run_timeout_kills_the_child() -> None:
     with pytest.raises(LaunchError, match=r"did not finish within 0\.5 s"):
         run([PY, "-c", "import time; time.sleep(30)"], timeout=0.5)
     assert time.monotonic() - start < 10
+
+
+def test_stream_hands_merged_output_over_as_it_comes() -> None:
+    """stream should pass stdout and stderr, merged, to the callback and return the exit code."""
+    from docker_from_scratch.launcher.run import stream
+
+    chunks: list[bytes] = []
+    status = stream(["sh", "-c", "echo out; echo err >&2; exit 4"], chunks.append)
+    assert status == 4
+    assert b"".join(chunks) == b"out\nerr\n"
+
+
+def test_stream_refuses_a_missing_program_in_one_error() -> None:
+    """stream should raise LaunchError naming a program that is on no PATH directory."""
+    from docker_from_scratch.launcher.run import stream
+
+    with pytest.raises(LaunchError, match="cannot run dfs-no-such-program: not found"):
+        stream(["dfs-no-such-program"], lambda data: None, env={"PATH": "/nonexistent"})

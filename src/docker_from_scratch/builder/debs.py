@@ -16,12 +16,11 @@ image writer makes every parent 0755, the mode Debian gives them.
 import json
 import os
 import shutil
-import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
 
-from docker_from_scratch.builder.errors import BuildError
+from docker_from_scratch.builder.proc import spawn
 from docker_from_scratch.builder.tree import Entry, merged_link_target, usr_merged
 
 MANIFEST = "manifest.json"
@@ -42,14 +41,8 @@ def _extract(deb: Path, dest: Path) -> list[list[object]]:
     """Stream the data tar of ``deb`` into ``dest/files``; return the manifest rows."""
     files_dir = dest / "files"
     rows: list[list[object]] = []
-    proc = subprocess.Popen(
-        ["dpkg-deb", "--fsys-tarfile", os.fspath(deb)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stdout is not None
-    try:
+    with spawn(["dpkg-deb", "--fsys-tarfile", deb], hint=f"delete {deb} so apt downloads it again") as proc:
+        assert proc.stdout is not None
         with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
             for member in tar:
                 original = "/" + member.name.removeprefix("./").lstrip("/")
@@ -75,15 +68,6 @@ def _extract(deb: Path, dest: Path) -> list[list[object]]:
                     os.chmod(out, mode)
                     rows.append([path, "file", mode, ""])
                 # device nodes and fifos do not occur in the packages we take
-    finally:
-        proc.stdout.close()
-        stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        status = proc.wait()
-    if status != 0:
-        raise BuildError(
-            f"dpkg-deb --fsys-tarfile {deb.name} failed: {stderr.strip()}",
-            hint=f"delete {deb} so apt downloads it again",
-        )
     return rows
 
 

@@ -19,7 +19,6 @@ import json
 import os
 import posixpath
 import shutil
-import subprocess
 import tarfile
 import tempfile
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from docker_from_scratch.builder.errors import BuildError
+from docker_from_scratch.builder.proc import run_tool
 from docker_from_scratch.builder.tree import Entry, FileTree
 
 CHUNK = 1 << 20
@@ -304,20 +304,8 @@ def docker_load(archive: Path) -> str:
     docker = shutil.which("docker")
     if docker is None:
         raise BuildError("--load needs the docker client", hint="install docker.io or drop --load")
-    result = subprocess.run(
-        [docker, "load", "-i", os.fspath(archive)],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        detail = (result.stderr or result.stdout).strip().splitlines()
-        raise BuildError(
-            f"docker load failed: {detail[-1] if detail else result.returncode}",
-            hint="start the engine (scripts/host-engine) and retry",
-        )
-    lines = result.stdout.strip().splitlines()
+    output = run_tool([docker, "load", "-i", archive], hint="start the engine (scripts/host-engine) and retry")
+    lines = output.strip().splitlines()
     return lines[-1] if lines else ""
 
 

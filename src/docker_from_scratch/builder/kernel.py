@@ -20,14 +20,13 @@ import lzma
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from docker_from_scratch.builder import apt, debs
 from docker_from_scratch.builder.errors import BuildError
-from docker_from_scratch.builder.proc import run_tool
+from docker_from_scratch.builder.proc import run_tool, spawn
 from docker_from_scratch.builder.tree import Entry
 from docker_from_scratch.requirements.modules import DISK_MODULES, MODULES, module_name
 
@@ -166,8 +165,8 @@ def decompress_module(source: Path, dest: Path) -> None:
             shutil.copyfileobj(packed, out, 1 << 20)
     elif name.endswith(".ko.zst"):
         # Python's zstd module arrives in 3.14; the zstd tool is in scripts/setup.
-        with open(dest, "wb") as out:
-            subprocess.run(["zstd", "-dcq", os.fspath(source)], stdout=out, check=True)
+        with open(dest, "wb") as out, spawn(["zstd", "-dcq", source], stdout=out, hint="install zstd (scripts/setup)"):
+            pass
     else:
         shutil.copyfile(source, dest)
 

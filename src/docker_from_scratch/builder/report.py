@@ -11,6 +11,7 @@ Compressing 270 MB takes 15-20 s here, so each component's sizes are cached by a
 of its files and reused while they do not change.
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from docker_from_scratch.builder.proc import spawn
 from docker_from_scratch.builder.tree import Entry, FileTree
 
 COMPONENTS = ("engine", "plugins", "tools", "libraries", "python", "launcher", "layout")
@@ -93,18 +95,19 @@ def _compress(chunks: Iterator[bytes], use_zstd: bool) -> ComponentSize:
     size = ComponentSize()
     gzip = zlib.compressobj(6, zlib.DEFLATED, 31)
     with tempfile.TemporaryFile() as zstd_out:
-        zstd = None
-        if use_zstd:
-            zstd = subprocess.Popen(["zstd", "-q", "-3", "-T1", "-c"], stdin=subprocess.PIPE, stdout=zstd_out)
-        for data in chunks:
-            size.bytes += len(data)
-            size.gzip += len(gzip.compress(data))
-            if zstd is not None and zstd.stdin is not None:
-                zstd.stdin.write(data)
-        size.gzip += len(gzip.flush())
-        if zstd is not None and zstd.stdin is not None:
-            zstd.stdin.close()
-            zstd.wait()
+        with contextlib.ExitStack() as running:
+            zstd = None
+            if use_zstd:
+                argv = ["zstd", "-q", "-3", "-T1", "-c"]
+                zstd = running.enter_context(spawn(argv, stdin=subprocess.PIPE, stdout=zstd_out))
+            for data in chunks:
+                size.bytes += len(data)
+                size.gzip += len(gzip.compress(data))
+                if zstd is not None and zstd.stdin is not None:
+                    zstd.stdin.write(data)
+            size.gzip += len(gzip.flush())
+        # zstd's stdin is closed and it has finished (or raised BuildError) by here
+        if zstd is not None:
             size.zstd = os.fstat(zstd_out.fileno()).st_size
     return size
 

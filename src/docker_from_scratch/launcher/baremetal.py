@@ -270,27 +270,30 @@ def load_images(directory: str = IMAGES_DIR) -> None:
 def run_boot_command(command: str, started: float | None) -> int:
     """Run one command with its output on the console; log when its first line came."""
     import shlex
-    import subprocess
+
+    from docker_from_scratch.errors import describe_status
+    from docker_from_scratch.launcher import run
+    from docker_from_scratch.launcher.errors import LaunchError
 
     env = dict(os.environ)
     env.setdefault("PATH", DEFAULT_PATH)
     log.info(f"run: {command}")
-    try:
-        process = subprocess.Popen(shlex.split(command), env=env, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
-    except OSError as exc:
-        log.error(f"run: {command}: {exc.strerror}")
-        return 127
-    assert process.stdout is not None
     first = True
-    for raw in process.stdout:
+
+    def on_output(data: bytes) -> None:
+        nonlocal first
         if first:
             first = False
             log.info(f"first output {describe_time(started)}")
-        sys.stdout.buffer.write(raw)
+        sys.stdout.buffer.write(data)
         sys.stdout.flush()
-    status = process.wait()
-    log.info(f"run: exit status {status}")
+
+    try:
+        status = run.stream(shlex.split(command), on_output, env=env)
+    except LaunchError as exc:
+        log.error(f"run: {command}: {exc.message}")
+        return 127
+    log.info(f"run: {describe_status(status)}")
     return status
 
 

@@ -120,6 +120,37 @@ def run(
     return result
 
 
+def stream(argv: Sequence[str], on_output: Callable[[bytes], None], *, env: Mapping[str, str] | None = None) -> int:
+    """Run argv with stdout and stderr merged, handing each chunk to ``on_output`` as it
+    arrives (a boot command's output on the console); return its exit code (-N: signal N).
+    Raise LaunchError when it cannot start."""
+    environment = dict(os.environ if env is None else env)
+    if log.debug_enabled():
+        log.debug(f"run: {_command_line(argv)}")
+    program = find_program(argv[0], environment.get("PATH", DEFAULT_SEARCH_PATH))
+    if program is None:
+        raise LaunchError(f"cannot run {argv[0]}: not found", hint="install it or fix PATH")
+    read_end, write_end = os.pipe()
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_DUP2, write_end, 1),
+        (os.POSIX_SPAWN_DUP2, write_end, 2),
+    ]
+    try:
+        try:
+            pid = os.posix_spawn(program, list(argv), environment, file_actions=actions)
+        except OSError as exc:
+            raise LaunchError(f"cannot run {argv[0]}: {exc.strerror}", hint="install it or fix PATH") from exc
+        finally:
+            os.close(write_end)
+        while data := os.read(read_end, _CHUNK):
+            on_output(data)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(read_end)
+    return os.waitstatus_to_exitcode(status)
+
+
 class Background:
     """A function run in a thread; ``join`` waits and re-raises what it raised."""
 
