@@ -47,6 +47,7 @@ import time
 
 from docker_from_scratch.launcher.errors import UsageError
 from docker_from_scratch.requirements.layout import DOCKER_SOCKET
+from docker_from_scratch.requirements.record import Record
 
 TYPE_CHECKING = False  # typing and dataclasses cost ~20 ms to import here: annotations only
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ PLAIN_PORT = 2375
 _BOOL_SHORTHANDS = frozenset("Dvh")
 
 
-class Plan:
+class Plan(Record):
     """What the launcher runs: ``argv`` (program first) and what it prepares before."""
 
     __slots__ = ("action", "argv", "defaults", "reason", "socket_path", "tls_certdir", "tls_san")
@@ -90,10 +91,6 @@ class Plan:
         self.socket_path = socket_path
         # One line for the log: why this shape was chosen.
         self.reason = reason
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
-        return f"Plan({fields})"
 
     def describe(self) -> str:
         if self.action == "exec":

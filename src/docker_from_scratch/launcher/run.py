@@ -16,6 +16,7 @@ from docker_from_scratch.errors import describe_status
 from docker_from_scratch.launcher import log
 from docker_from_scratch.launcher.errors import LaunchError
 from docker_from_scratch.requirements.paths import DEFAULT_SEARCH_PATH, find_program
+from docker_from_scratch.requirements.record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 _CHUNK = 65536
 
 
-class Completed:
+class Completed(Record):
     """What a finished program left: its argv, exit code (-N: killed by signal N), output."""
 
     __slots__ = ("argv", "returncode", "stderr", "stdout")
@@ -34,9 +35,6 @@ class Completed:
         self.returncode = returncode
         self.stdout = stdout
         self.stderr = stderr
-
-    def __repr__(self) -> str:
-        return f"Completed({self.argv!r}, returncode={self.returncode})"
 
 
 def _command_line(argv: Sequence[str]) -> str:

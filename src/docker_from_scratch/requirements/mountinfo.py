@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import os
 
+from docker_from_scratch.requirements.record import Record
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -55,7 +57,7 @@ _FIELDS = (
 )  # fmt: skip
 
 
-class Mount:
+class Mount(Record):
     """One line of mountinfo."""
 
     __slots__ = _FIELDS
@@ -84,15 +86,6 @@ class Mount:
         self.fs_type = fs_type
         self.source = source
         self.super_options = super_options
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Mount) and all(getattr(self, f) == getattr(other, f) for f in _FIELDS)
-
-    def __hash__(self) -> int:
-        return hash(tuple(getattr(self, f) for f in _FIELDS))
-
-    def __repr__(self) -> str:
-        return f"Mount({self.mount_id} {self.mount_point} {self.fs_type} {','.join(self.options)})"
 
     @property
     def read_only(self) -> bool:
