@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from docker_from_scratch.launcher import preflight
 from docker_from_scratch.requirements import mountinfo, probes
 from docker_from_scratch.requirements.paths import find_program
 from docker_from_scratch.requirements.probes import Result, run_probe
@@ -498,7 +499,7 @@ def test_preflight_default_container_stops_on_capabilities(monkeypatch: pytest.M
     """In a default container the hard failures should be the missing capabilities (and
     /dev/null here, absent from the fixture), not the /sys and cgroups it repairs."""
     monkeypatch.setenv("PATH", "/usr/bin")
-    hard, soft = probes.preflight(root=DOCKER_DEFAULT)
+    hard, soft = preflight.preflight(root=DOCKER_DEFAULT)
     assert [f.name for f in hard] == ["CAP_SYS_ADMIN", "CAP_NET_ADMIN", "/dev/null"]
     assert hard[0].message == (
         "CAP_SYS_ADMIN is required to mount file systems and create namespaces: "
@@ -515,7 +516,7 @@ def test_preflight_default_container_stops_on_capabilities(monkeypatch: pytest.M
 def test_preflight_leaves_out_proc_rows_without_proc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Before /proc is mounted, rows read from /proc should not stop the launcher."""
     monkeypatch.setenv("PATH", "/usr/bin")
-    rows = probes.preflight_rows(root=os.fspath(tmp_path))
+    rows = preflight.preflight_rows(root=os.fspath(tmp_path))
     assert "CAP_SYS_ADMIN" not in {r.name for r in rows}
     assert "dockerd" in {r.name for r in rows}
 
@@ -523,9 +524,9 @@ def test_preflight_leaves_out_proc_rows_without_proc(tmp_path: Path, monkeypatch
 def test_preflight_data_root_override(tmp_path: Path) -> None:
     """data_root should replace the not-overlay row's path."""
     rows = [by_name("data root not on overlayfs")]
-    _, soft = probes.preflight(rows, root=DEBIAN_V2, data_root="/srv/docker")
+    _, soft = preflight.preflight(rows, root=DEBIAN_V2, data_root="/srv/docker")
     assert [f.result.detail for f in soft] == []
-    _, soft = probes.preflight(rows, root=DOCKER_DEFAULT, data_root="/srv/docker")
+    _, soft = preflight.preflight(rows, root=DOCKER_DEFAULT, data_root="/srv/docker")
     assert soft[0].result.detail.startswith("/srv/docker is on overlay")
 
 

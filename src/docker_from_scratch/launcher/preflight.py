@@ -13,9 +13,14 @@ import os
 from docker_from_scratch.launcher import log
 from docker_from_scratch.launcher.errors import LaunchError, UsageError
 from docker_from_scratch.requirements.paths import nearest_existing, under
+from docker_from_scratch.requirements.probes import Result, run_probe
+from docker_from_scratch.requirements.record import Record
+from docker_from_scratch.requirements.table import REQUIREMENTS, Requirement
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from docker_from_scratch.launcher.args import LaunchOptions
 
 # dockerd reads this one without --config-file; a broken one stops it like a named one.
@@ -27,13 +32,81 @@ DEFAULT_DAEMON_CONFIG = "/etc/docker/daemon.json"
 MIN_DATA_ROOT_FREE = 1 << 20
 
 
+class Finding(Record):
+    """A row and its result, worded for the launcher's error or warning."""
+
+    __slots__ = ("requirement", "result")
+
+    def __init__(self, requirement: Requirement, result: Result) -> None:
+        self.requirement = requirement
+        self.result = result
+
+    @property
+    def name(self) -> str:
+        return self.requirement.name
+
+    @property
+    def message(self) -> str:
+        """'X is required to <why>: <detail>' — the launcher's error for a hard row."""
+        row = self.requirement
+        return f"{row.name} is required to {row.why}: {self.result.detail}"
+
+    @property
+    def warning(self) -> str:
+        """'<name> missing: <lost>' — the launcher's warning for a soft row."""
+        return f"{self.requirement.name} missing: {self.requirement.lost} ({self.result.detail})"
+
+    @property
+    def hint(self) -> str:
+        return self.result.hint or self.requirement.fix
+
+
+# --- the table's rows, probed ------------------------------------------------------------------
+
+# Probe kinds whose evidence lives in /proc: without /proc mounted (a bare initramfs,
+# before the launcher mounts the API file systems) their answer would be wrong, so the
+# pre-flight leaves them out rather than stop on a false "missing".
+_NEEDS_PROC = frozenset({
+    "filesystem", "not-overlay", "module", "modules-dir", "netfilter", "cgroup-fs",
+    "cgroup-controller", "cgroup-devices", "namespaces", "seccomp", "capability",
+})  # fmt: skip
+
+
+def preflight_rows(rows: Iterable[Requirement] = REQUIREMENTS, root: str = "/") -> list[Requirement]:
+    """The rows the launcher tests before it changes anything: hard and soft rows that it
+    does not repair itself, minus /proc-based ones while /proc is not mounted."""
+    have_proc = os.path.exists(under(root, "/proc/self/status"))
+    return [
+        row
+        for row in rows
+        if row.level in ("hard", "soft") and not row.fixed_by_launcher and (have_proc or row.probe not in _NEEDS_PROC)
+    ]
+
+
+def preflight(
+    rows: Iterable[Requirement] = REQUIREMENTS,
+    root: str = "/",
+    data_root: str | None = None,
+) -> tuple[list[Finding], list[Finding]]:
+    """(hard failures, soft warnings) for the launcher: it raises
+    LaunchError(finding.message, hint=finding.hint) for the first list and warns
+    finding.warning for the second. ``data_root`` overrides the not-overlay row's path."""
+    hard: list[Finding] = []
+    soft: list[Finding] = []
+    for row in preflight_rows(rows, root):
+        if data_root is not None and row.probe == "not-overlay":
+            row = row.replace(target=data_root)
+        result = run_probe(row, root)
+        if not result.ok:
+            (hard if row.level == "hard" else soft).append(Finding(row, result))
+    return hard, soft
+
+
 def check_requirements(options: LaunchOptions, root: str = "/") -> None:
     """Raise LaunchError for bad inputs and for the first missing hard row; warn for each
     missing soft row."""
-    from docker_from_scratch.requirements import probes
-
     check_inputs(options, root)
-    hard, soft = probes.preflight(root=root, data_root=options.data_root)
+    hard, soft = preflight(root=root, data_root=options.data_root)
     if options.storage_driver == "overlay2":
         # Asked for overlay2 on an overlayfs data root: dockerd would fail with "driver
         # not supported"; without -s it falls back to vfs, which stays a warning.
