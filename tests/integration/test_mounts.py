@@ -135,6 +135,37 @@ def api_with_shared_var_run(root: str, layout: str) -> list[Any]:
     ]  # fmt: skip
 
 
+# MS_UNBINDABLE (<linux/mount.h>): a bind of such a mount fails with EINVAL. The scenario
+# uses it to make replace_tree's final bind fail for real, after the old tree is gone.
+MS_UNBINDABLE = 1 << 17
+
+
+def replace_tree_final_bind_fails(root: str) -> list[Any]:
+    """An old tree like docker's (tmpfs, a read-only mount inside), then a replacement
+    whose final bind the kernel refuses."""
+    base = os.path.join(root, "sys/fs/cgroup")
+    os.makedirs(base)
+    os.makedirs(os.path.join(root, "run"))
+    syscalls.mount("tmpfs", base, "tmpfs", syscalls.MS_NOSUID, "mode=755")
+    with open(os.path.join(base, "old-marker"), "w") as marker:
+        marker.write("old\n")
+    os.mkdir(os.path.join(base, "pids"))
+    syscalls.mount("tmpfs", os.path.join(base, "pids"), "tmpfs", syscalls.MS_RDONLY)
+    before = mount_table(root, visible_only=True)
+
+    def build_unbindable(stage: str, undo: Any) -> None:
+        mounts.mount("tmpfs", stage, "tmpfs", 0, "mode=755", undo=undo)
+        syscalls.mount("none", stage, None, MS_UNBINDABLE)
+
+    try:
+        mounts.replace_tree(base, build_unbindable, root)
+        message = None
+    except LaunchError as exc:
+        message = exc.one_line()
+    return [before, mount_table(root, visible_only=True), message, sorted(os.listdir(base)),
+            os.listdir(os.path.join(root, "run"))]
+
+
 # --- tests -------------------------------------------------------------------------------
 
 
@@ -233,3 +264,17 @@ def test_mounts_shared_var_run_directory_is_not_replaced_by_a_link() -> None:
     before_id, after_id, var_run_is_link, entries, _sock, mode = run.value
     assert not var_run_is_link
     assert after_id == before_id and entries == [] and mode == 0o777
+
+
+def test_mounts_replace_tree_puts_the_old_tree_back_when_the_final_bind_fails() -> None:
+    """A failed final bind should leave the old tree (mounts, flags, files) at the target, not an empty directory."""
+    run = run_in_namespace(replace_tree_final_bind_fails)
+    assert run.error is None, run.log
+    before, after, message, listing, run_dir = run.value
+    assert message is not None and "bind-mount" in message and "EINVAL" in message, message
+    shape = [(m["path"], m["fs_type"], m["ro"]) for m in before if m["path"].startswith("/sys/fs/cgroup")]
+    assert shape == [("/sys/fs/cgroup", "tmpfs", False), ("/sys/fs/cgroup/pids", "tmpfs", True)]
+    assert [(m["path"], m["fs_type"], m["ro"]) for m in after if m["path"].startswith("/sys/fs/cgroup")] == shape
+    assert listing == ["old-marker", "pids"]
+    assert run_dir == [], "the staging directories should be gone"
+    assert not [m for m in after if m["path"].startswith("/run/")], "a staging mount was left behind"

@@ -25,6 +25,7 @@ from docker_from_scratch.launcher.syscalls import (
     MS_NODEV,
     MS_NOEXEC,
     MS_NOSUID,
+    MS_PRIVATE,
     MS_RDONLY,
     MS_REC,
     MS_REMOUNT,
@@ -188,14 +189,53 @@ def replace_tree(target: str, build: BuildTree, root: str = "/") -> None:
     unmounted (processes may use them), and the new tree is bind-mounted recursively
     onto ``target``. The old entries must go, not just be covered: runc takes the first
     matching cgroup line of mountinfo, which would be a covered read-only one.
+
+    The old tree is kept as a recursive bind in a second staging directory until the new
+    one is in place: when the final bind fails, the old tree goes back onto ``target``
+    instead of leaving it empty (dockerd would then find no cgroups at all).
     """
     with staging_dir(root) as stage, ExitStack() as stage_mounts:
         build(stage, stage_mounts)
-        unmount_all_under(target)
-        make_directory(target)
-        mount(stage, target, None, MS_BIND | MS_REC)
+        with _kept_tree(target, root) as kept:
+            unmount_all_under(target)
+            make_directory(target)
+            try:
+                mount(stage, target, None, MS_BIND | MS_REC)
+            except LaunchError:
+                if kept is not None:
+                    _put_back(kept, target)
+                raise
         log.debug(f"{target}: replaced by a fresh tree")
         # leaving the with-block detaches the staging copy; the bind at target stays
+
+
+@contextmanager
+def _kept_tree(target: str, root: str) -> Iterator[str | None]:
+    """A recursive bind of what is at ``target`` (None when there is nothing), detached on leaving."""
+    if not os.path.isdir(target):
+        yield None
+        return
+    with staging_dir(root) as kept:
+        mount(target, kept, None, MS_BIND | MS_REC)
+        try:
+            # Private: unmounting the old tree at target must not propagate into the copy.
+            mount("none", kept, None, MS_REC | MS_PRIVATE)
+            yield kept
+        finally:
+            unmount(kept)
+
+
+def _put_back(kept: str, target: str) -> None:
+    """Bind the kept old tree onto ``target`` again; if even that fails, say how to repair."""
+    try:
+        unmount_all_under(target)
+        mount(kept, target, None, MS_BIND | MS_REC)
+    except LaunchError as exc:
+        raise LaunchError(
+            f"{target} is left empty: putting the old tree back failed ({exc.message})",
+            hint="restart the container: the next start mounts a fresh tree on the empty directory",
+        ) from exc
+    log.warn(f"{target}: the new tree could not be bound, the old one is back")
 
 
 def unmount_all_under(target: str) -> None:
