@@ -69,6 +69,31 @@ def _collect(pid: int, descriptors: dict[int, list[bytes]], timeout: float | Non
                 open_pipes.discard(descriptor)
 
 
+def _spawn(argv: Sequence[str], env: Mapping[str, str] | None, stdout: int, stderr: int) -> int:
+    """posix_spawn argv (found on env's PATH) with stdin from /dev/null and the given
+    write ends as stdout and stderr, which are closed here; return the pid."""
+    try:
+        environment = dict(os.environ if env is None else env)
+        if log.debug_enabled():
+            log.debug(f"run: {_command_line(argv)}")
+        program = find_program(argv[0], environment.get("PATH", DEFAULT_SEARCH_PATH))
+        if program is None:
+            raise LaunchError(f"cannot run {argv[0]}: not found", hint="install it or fix PATH")
+        actions = [
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, stdout, 1),
+            (os.POSIX_SPAWN_DUP2, stderr, 2),
+        ]
+        try:
+            return os.posix_spawn(program, list(argv), environment, file_actions=actions)
+        except OSError as exc:
+            raise LaunchError(f"cannot run {argv[0]}: {exc.strerror}", hint="install it or fix PATH") from exc
+    finally:
+        os.close(stdout)
+        if stderr != stdout:
+            os.close(stderr)
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -78,27 +103,10 @@ def run(
 ) -> Completed:
     """Run argv to completion with stdout and stderr captured; on failure with ``check``
     raise LaunchError with the last line of its stderr."""
-    environment = dict(os.environ if env is None else env)
-    if log.debug_enabled():
-        log.debug(f"run: {_command_line(argv)}")
-    program = find_program(argv[0], environment.get("PATH", DEFAULT_SEARCH_PATH))
-    if program is None:
-        raise LaunchError(f"cannot run {argv[0]}: not found", hint="install it or fix PATH")
     out_read, out_write = os.pipe()  # os.pipe() is close-on-exec: the child keeps only its dup2 copies
     err_read, err_write = os.pipe()
-    actions = [
-        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_DUP2, out_write, 1),
-        (os.POSIX_SPAWN_DUP2, err_write, 2),
-    ]
     try:
-        try:
-            pid = os.posix_spawn(program, list(argv), environment, file_actions=actions)
-        except OSError as exc:
-            raise LaunchError(f"cannot run {argv[0]}: {exc.strerror}", hint="install it or fix PATH") from exc
-        finally:
-            os.close(out_write)
-            os.close(err_write)
+        pid = _spawn(argv, env, out_write, err_write)
         output: dict[int, list[bytes]] = {out_read: [], err_read: []}
         _collect(pid, output, timeout, argv)
         _, status = os.waitpid(pid, 0)
@@ -122,25 +130,9 @@ def stream(argv: Sequence[str], on_output: Callable[[bytes], None], *, env: Mapp
     """Run argv with stdout and stderr merged, handing each chunk to ``on_output`` as it
     arrives (a boot command's output on the console); return its exit code (-N: signal N).
     Raise LaunchError when it cannot start."""
-    environment = dict(os.environ if env is None else env)
-    if log.debug_enabled():
-        log.debug(f"run: {_command_line(argv)}")
-    program = find_program(argv[0], environment.get("PATH", DEFAULT_SEARCH_PATH))
-    if program is None:
-        raise LaunchError(f"cannot run {argv[0]}: not found", hint="install it or fix PATH")
     read_end, write_end = os.pipe()
-    actions = [
-        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_DUP2, write_end, 1),
-        (os.POSIX_SPAWN_DUP2, write_end, 2),
-    ]
     try:
-        try:
-            pid = os.posix_spawn(program, list(argv), environment, file_actions=actions)
-        except OSError as exc:
-            raise LaunchError(f"cannot run {argv[0]}: {exc.strerror}", hint="install it or fix PATH") from exc
-        finally:
-            os.close(write_end)
+        pid = _spawn(argv, env, write_end, write_end)
         while data := os.read(read_end, _CHUNK):
             on_output(data)
         _, status = os.waitpid(pid, 0)
