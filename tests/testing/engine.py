@@ -56,11 +56,20 @@ def image_suite(tag: str) -> str:
     ).stdout.strip()
 
 
-def busybox_rootfs_tar() -> bytes:
-    """A root file system of Debian's static busybox and its applet links, as a tar."""
+ROOT_PASSWD = b"root:x:0:0:root:/root:/bin/sh\n"
+
+
+def busybox_rootfs_tar(passwd: bytes = ROOT_PASSWD, files: dict[str, bytes] | None = None) -> bytes:
+    """A root file system of Debian's static busybox and its applet links, as a tar.
+
+    Only /bin, /tmp and /etc: no /usr, /lib or /lib64 (a base that is not merged-/usr).
+    ``files`` adds more regular files by path (their directories are made as real ones).
+    """
+    extra = files or {}
+    directories = {"bin", "tmp", "etc"} | {parent for path in extra for parent in _parents(path)}
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for directory in ("bin", "tmp", "etc"):
+        for directory in sorted(directories):
             info = tarfile.TarInfo(directory)
             info.type, info.mode = tarfile.DIRTYPE, 0o1777 if directory == "tmp" else 0o755
             tar.addfile(info)
@@ -69,20 +78,31 @@ def busybox_rootfs_tar() -> bytes:
             info = tarfile.TarInfo(f"bin/{applet}")
             info.type, info.linkname = tarfile.SYMTYPE, "busybox"
             tar.addfile(info)
-        passwd = b"root:x:0:0:root:/root:/bin/sh\n"
-        info = tarfile.TarInfo("etc/passwd")
-        info.size = len(passwd)
-        tar.addfile(info, io.BytesIO(passwd))
+        for path, data in {"etc/passwd": passwd, **extra}.items():
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def import_rootfs(tar: bytes, tag: str) -> str:
+    """`docker import` a root file system tar as ``tag`` (a local image, no registry)."""
+    subprocess.run(
+        ["docker", "import", "--change", 'CMD ["sh"]', "-", tag],
+        input=tar, capture_output=True, check=True, timeout=120,
+    )  # fmt: skip
+    return tag
 
 
 def ensure_busybox_image(tag: str = BUSYBOX_TAG) -> str:
     """Import the busybox image into the host engine once; return its tag."""
     if not image_exists(tag):
-        subprocess.run(
-            ["docker", "import", "--change", 'CMD ["sh"]', "-", tag],
-            input=busybox_rootfs_tar(), capture_output=True, check=True, timeout=120,
-        )  # fmt: skip
+        import_rootfs(busybox_rootfs_tar(), tag)
     return tag
 
 

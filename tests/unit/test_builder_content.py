@@ -37,12 +37,24 @@ def test_export_tree_leaves_etc_and_top_level_links_to_the_base(tmp_path: Path) 
             Entry("/usr/etc/passwd", "hardlink", target="/etc/passwd"),
             Entry("/bin", "symlink", target="usr/bin"),
             Entry("/lib64", "symlink", target="usr/lib64"),
+            Entry("/usr/lib64/ld-linux-x86-64.so.2", "symlink", target="../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"),
+            Entry("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "file", 0o755, data=b"\x7fELF"),
             Entry("/usr/bin/dockerlaunch", "file", 0o755, data=b"#!"),
             Entry("/usr/bin/python3", "symlink", target="python3.13"),
             Entry("/usr/lib/os-release", "file", data=b"ID=docker-from-scratch\n"),
         ]
     )
-    exported = export_tree(tree)
-    assert exported.paths() == ["/usr/bin/dockerlaunch", "/usr/bin/python3", "/usr/etc/passwd"]
+    exported = export_tree(tree, "/lib64/ld-linux-x86-64.so.2")
+    assert exported.paths() == [
+        "/lib64/ld-linux-x86-64.so.2",
+        "/usr/bin/dockerlaunch",
+        "/usr/bin/python3",
+        "/usr/etc/passwd",
+        "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+        "/usr/lib64/ld-linux-x86-64.so.2",
+    ]
+    # The loader at its PT_INTERP path, as an absolute link: valid at /lib64 and, through a
+    # merged base's /lib64 link, at /usr/lib64 alike.
+    assert exported["/lib64/ld-linux-x86-64.so.2"].target == "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
     passwd = exported["/usr/etc/passwd"]
     assert passwd.kind == "file" and passwd.read_bytes() == b"root\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from docker_from_scratch.builder.image import ImageConfig, write_docker_archive, write_layer
+from docker_from_scratch.builder.image import ImageConfig, layer_members, write_docker_archive, write_layer
 from docker_from_scratch.builder.tree import Entry, FileTree
 
 
@@ -65,6 +65,14 @@ def test_layer_members_are_sorted_root_owned_and_parents_first(tmp_path: Path) -
     assert by_name["tmp"].mode == 0o1777
     assert by_name["usr/etc/passwd"].islnk() and by_name["usr/etc/passwd"].linkname == "etc/passwd"
     assert by_name["bin"].issym() and by_name["bin"].linkname == "usr/bin"
+
+
+def test_layer_leaves_unlisted_parents_out() -> None:
+    """A parent named in unlisted_parents should get no directory header (it would replace a base's symlink)."""
+    tree = FileTree([Entry("/lib64/ld-linux-x86-64.so.2", "symlink", target="/usr/lib/x/ld.so")])
+    names = [m.path for m in layer_members(tree, unlisted_parents=("/lib64",))]
+    assert names == ["/lib64/ld-linux-x86-64.so.2"]
+    assert [m.path for m in layer_members(tree)] == ["/lib64", "/lib64/ld-linux-x86-64.so.2"]
 
 
 def test_layer_writes_a_hard_link_to_a_later_member_as_a_file(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from docker_from_scratch.builder import content, image, report
 from docker_from_scratch.builder.apt import Progress, default_cache_dir, print_progress
+from docker_from_scratch.builder.elf import arch_info
 from docker_from_scratch.builder.report import ComponentSize
 from docker_from_scratch.builder.tree import Entry, FileTree
 from docker_from_scratch.requirements.layout import DATA_ROOT, ENTRYPOINT
@@ -167,14 +168,22 @@ def build_image(
     )
 
 
-def export_tree(tree: FileTree) -> FileTree:
+def export_tree(tree: FileTree, loader: str) -> FileTree:
     """The image's files for ``ADD files.tar /`` onto another distribution.
 
     No top-level /bin, /sbin, /lib, /lib64 links (the base has them, merged or not) and
     no /etc (the base's own files win) and not our os-release; the defaults stay under
     /usr/etc, where the launcher copies each missing one into /etc.
+
+    Our programs need their ELF interpreter (``loader``, e.g. /lib64/ld-linux-x86-64.so.2)
+    at its own path, which only a merged-/usr base provides (through its /lib64 link). So
+    the export carries it as an absolute link to the real loader, without an entry for
+    its directory (see :func:`export_files`): on a merged base it lands through the base's
+    link beside the same loader, on any other base the directory is created for it.
+    The libraries need nothing more: the loader's default search includes /usr/lib/TRIPLET.
     """
     kept = FileTree()
+    kept.add(Entry(loader, "symlink", 0o777, target=tree.resolve(loader), package="generated", component="layout"))
     for entry in tree:
         if entry.path in EXPORT_DROPPED_LINKS + EXPORT_DROPPED_FILES or entry.path == "/etc":
             continue
@@ -219,8 +228,10 @@ def export_files(
                 suite, arch, slim=slim, cache_dir=cache_dir, mirror=mirror, allow_expired=allow_expired,
                 plugins=plugins, progress=progress,
             )  # fmt: skip
-            tree = export_tree(assembly.tree)
-            digest, size = image.write_layer(tree, handle, progress=_layer_progress(progress))
+            tree = export_tree(assembly.tree, arch_info(arch).loader)
+            digest, size = image.write_layer(
+                tree, handle, progress=_layer_progress(progress), unlisted_parents=EXPORT_DROPPED_LINKS
+            )
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

@@ -21,7 +21,7 @@ import posixpath
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -54,12 +54,17 @@ def _tarinfo(name: str, kind: bytes, mode: int, mtime: int, owner: int = 0) -> t
     return info
 
 
-def layer_members(tree: FileTree) -> list[Entry]:
-    """Every entry plus the parent directories nobody listed, sorted by path."""
+def layer_members(tree: FileTree, *, unlisted_parents: Collection[str] = ()) -> list[Entry]:
+    """Every entry plus the parent directories nobody listed, sorted by path.
+
+    ``unlisted_parents`` are never added as directories: a directory header in a tar
+    applied by docker replaces a symlink of the base at that path (the export must not
+    turn a merged-/usr base's /lib64 link into a directory).
+    """
     entries = {entry.path: entry for entry in tree}
     for path in list(entries):
         parent = posixpath.dirname(path)
-        while parent not in ("/", "") and parent not in entries:
+        while parent not in ("/", "") and parent not in entries and parent not in unlisted_parents:
             entries[parent] = Entry(parent, "dir", 0o755, package="generated")
             parent = posixpath.dirname(parent)
     return [entries[path] for path in sorted(entries)]
@@ -88,13 +93,14 @@ def write_layer(
     *,
     mtime: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    unlisted_parents: Collection[str] = (),
 ) -> tuple[str, int]:
     """Write the layer tar of ``tree`` to ``out``; return (sha256 hex, size).
 
     Hard links whose target is not in the tree, or comes later, are written as files.
     """
     mtime = source_date_epoch() if mtime is None else mtime
-    members = layer_members(tree)
+    members = layer_members(tree, unlisted_parents=unlisted_parents)
     total = sum(tree.content_entry(e).size if e.kind in ("file", "hardlink") else 0 for e in members)
     done = 0
     writer = _HashingWriter(out)
