@@ -29,7 +29,7 @@ from docker_from_scratch.builder.apt import AptRepo, DebRef, Progress, print_pro
 from docker_from_scratch.builder.elf import Closure, arch_info
 from docker_from_scratch.builder.errors import BuildError
 from docker_from_scratch.builder.tree import Entry, FileTree
-from docker_from_scratch.requirements.layout import DATA_ROOT, GROUP, PASSWD
+from docker_from_scratch.requirements.layout import DATA_ROOT, GROUP, LAUNCHER, PASSWD
 from docker_from_scratch.requirements.table import Requirement, image_rows
 
 BIN_DIRS = ("/usr/bin", "/usr/sbin")
@@ -265,7 +265,7 @@ def assemble(
     image.add(Entry(python.dynload_dir, "dir", 0o755, package="generated", component="python"))
     for path in pyruntime.extension_files(source, python, analysis.extensions):
         closure.add_with_libraries(path, "python extension module", "python")
-    image.add(generated("/usr/bin/dockerlaunch", LAUNCHER_SCRIPT.encode(), 0o755, "launcher"))
+    image.add(generated(LAUNCHER, LAUNCHER_SCRIPT.encode(), 0o755, "launcher"))
     image.add(generated("/usr/bin/docker-from-scratch", DOCTOR_SCRIPT.encode(), 0o755, "launcher"))
     image.add(generated(CLIENT_ENTRYPOINT, CLIENT_SCRIPT.encode(), 0o755, "launcher"))
     closure.reasons.setdefault(CLIENT_ENTRYPOINT, "docker:dind's client entry point (DOCKER_HOST for job containers)")
@@ -273,7 +273,7 @@ def assemble(
         "/usr/bin/python3",
         python.zip_path,
         python.dynload_dir,
-        "/usr/bin/dockerlaunch",
+        LAUNCHER,
         "/usr/bin/docker-from-scratch",
     ):
         closure.reasons.setdefault(path, "python runtime and launcher")

@@ -29,6 +29,7 @@ from typing import Any, BinaryIO
 from docker_from_scratch.builder.errors import BuildError
 from docker_from_scratch.builder.proc import run_tool
 from docker_from_scratch.builder.tree import Entry, FileTree
+from docker_from_scratch.requirements.layout import LAUNCHER
 
 CHUNK = 1 << 20
 
@@ -150,7 +151,7 @@ class ImageConfig:
     user: str = ""  # the rootless image runs as its unprivileged user
     # Exec form: the slim image has no shell. `dockerlaunch --health` pings dockerd's
     # unix socket (GET /_ping) with the standard library. Durations are nanoseconds.
-    healthcheck: tuple[str, ...] = ("CMD", "/usr/bin/dockerlaunch", "--health")
+    healthcheck: tuple[str, ...] = ("CMD", LAUNCHER, "--health")
 
     def document(self, diff_id: str, created: str) -> dict[str, Any]:
         config: dict[str, Any] = {

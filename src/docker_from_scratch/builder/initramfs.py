@@ -24,12 +24,13 @@ from typing import BinaryIO
 
 from docker_from_scratch.builder.errors import BuildError
 from docker_from_scratch.builder.tree import Entry
+from docker_from_scratch.requirements import layout
 from docker_from_scratch.requirements.layout import IMAGES_DIR
 
 MAGIC = b"070701"
 TRAILER = "TRAILER!!!"
 CHUNK = 1 << 20
-LAUNCHER = "usr/bin/dockerlaunch"
+LAUNCHER = layout.LAUNCHER.lstrip("/")  # archive member names are relative
 
 
 @dataclass(frozen=True)

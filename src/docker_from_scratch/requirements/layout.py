@@ -9,9 +9,11 @@ copy, so the two sides cannot drift apart.
 DATA_ROOT = "/var/lib/docker"
 # dockerd's default unix socket (/var/run points to /run in the image).
 DOCKER_SOCKET = "/var/run/docker.sock"
+# The launcher's path in the image (also /init of the initramfs, and the health check).
+LAUNCHER = "/usr/bin/dockerlaunch"
 # The image's ENTRYPOINT: the launcher, then the program it starts by default. A VM has
 # no image config, so the bare-kernel PID 1 uses the same words after the launcher.
-ENTRYPOINT = ("/usr/bin/dockerlaunch", "/usr/bin/dockerd")
+ENTRYPOINT = (LAUNCHER, "/usr/bin/dockerd")
 # Images shipped in the initramfs (`docker-from-scratch initramfs --add-image`), loaded
 # into dockerd at boot: the VM has no network and no registry.
 IMAGES_DIR = "/usr/share/docker-from-scratch/images"

@@ -286,7 +286,7 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         why="use overlay2, which cannot stack on an overlayfs data root",
         probe="not-overlay", target=DATA_ROOT,
         lost="overlay2 for the nested daemon",
-        fix="put /var/lib/docker on a volume: -v dind-data:/var/lib/docker",
+        fix=f"put {DATA_ROOT} on a volume: -v dind-data:{DATA_ROOT}",
     ),
     Requirement(
         "bridge", "kernel", "soft",
