@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from docker_from_scratch.launcher import preflight
-from docker_from_scratch.requirements import mountinfo, probes
+from docker_from_scratch.requirements import modules, mountinfo, probes
 from docker_from_scratch.requirements.paths import find_program
 from docker_from_scratch.requirements.probes import Result, run_probe
 from docker_from_scratch.requirements.table import REQUIREMENTS, Requirement, by_name
@@ -197,25 +197,25 @@ def test_git_subcommand_without_git(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 def test_module_loaded_from_proc_modules() -> None:
     """A module listed in /proc/modules should be 'loaded'."""
-    assert probes.module_state("bridge", DEBIAN_V2).state == "loaded"
+    assert modules.module_state("bridge", DEBIAN_V2).state == "loaded"
 
 
 def test_module_built_in_from_sys_module() -> None:
     """/sys/module/X without a /proc/modules line should count as built in."""
-    state = probes.module_state("bridge", HOST_V1)
+    state = modules.module_state("bridge", HOST_V1)
     assert state.state == "built in" and "/sys/module/bridge" in state.evidence
 
 
 def test_module_built_in_from_kernel_config() -> None:
     """On a kernel without module support, CONFIG_X=y should count as built in."""
-    state = probes.module_state("veth", HOST_V1)
+    state = modules.module_state("veth", HOST_V1)
     assert (state.state, state.evidence) == ("built in", "CONFIG_VETH=y")
 
 
 def test_module_built_in_from_proc_config_gz() -> None:
     """/proc/config.gz (gzip) should be read like /boot/config-<release>."""
-    assert probes.kernel_config("CONFIG_VETH", DOCKER_DEFAULT) == "y"
-    assert probes.kernel_config("CONFIG_MODULES", DOCKER_DEFAULT) == "n"
+    assert modules.kernel_config("CONFIG_VETH", DOCKER_DEFAULT) == "y"
+    assert modules.kernel_config("CONFIG_MODULES", DOCKER_DEFAULT) == "n"
 
 
 def test_module_built_in_from_modules_builtin(tmp_path: Path) -> None:
@@ -223,20 +223,20 @@ def test_module_built_in_from_modules_builtin(tmp_path: Path) -> None:
     write(tmp_path / "proc/modules", "overlay 1 0 - Live 0x0\n")
     write(tmp_path / "proc/sys/kernel/osrelease", "6.1.0-test\n")
     write(tmp_path / "lib/modules/6.1.0-test/modules.builtin", "kernel/net/bridge/br-netfilter.ko\n")
-    state = probes.module_state("br_netfilter", os.fspath(tmp_path))
+    state = modules.module_state("br_netfilter", os.fspath(tmp_path))
     assert state.state == "built in" and "modules.builtin" in state.evidence
 
 
 def test_module_loadable_from_modules_dep() -> None:
     """A module file in modules.dep (also .ko.xz) should count as loadable."""
-    assert probes.module_state("br_netfilter", DEBIAN_V2).state == "loadable"
-    assert probes.module_state("veth", DEBIAN_V2).state == "loadable"
+    assert modules.module_state("br_netfilter", DEBIAN_V2).state == "loadable"
+    assert modules.module_state("veth", DEBIAN_V2).state == "loadable"
 
 
 def test_module_name_must_match_whole() -> None:
     """nf_nat_ftp.ko in modules.dep should not make a module called nf_na look present."""
-    assert not probes._listed_in(b"kernel/net/netfilter/nf_nat_ftp.ko:\n", "nf_nat")
-    assert probes._listed_in(b"kernel/net/netfilter/nf_nat.ko.zst:\n", "nf_nat")
+    assert not modules._listed_in(b"kernel/net/netfilter/nf_nat_ftp.ko:\n", "nf_nat")
+    assert modules._listed_in(b"kernel/net/netfilter/nf_nat.ko.zst:\n", "nf_nat")
 
 
 def test_module_absent_without_lib_modules_suggests_mounting_it() -> None:
@@ -252,7 +252,7 @@ def test_module_absent_when_config_says_not_set(tmp_path: Path) -> None:
     write(tmp_path / "proc/self/status", "Uid:\t0\t0\t0\t0\n")
     write(tmp_path / "proc/sys/kernel/osrelease", "6.1.0-test\n")
     write(tmp_path / "boot/config-6.1.0-test", "# CONFIG_VETH is not set\n")
-    state = probes.module_state("veth", os.fspath(tmp_path))
+    state = modules.module_state("veth", os.fspath(tmp_path))
     assert (state.state, state.evidence) == ("absent", "CONFIG_VETH is not set")
 
 
@@ -536,7 +536,7 @@ def test_kernel_config_from_gzip_bytes(tmp_path: Path) -> None:
     config = b'CONFIG_A=y\nCONFIG_AB=m\n# CONFIG_C is not set\nCONFIG_S="x"\nCONFIG_LAST=y'
     (tmp_path / "proc/config.gz").write_bytes(gzip.compress(config))
     values = [
-        probes.kernel_config(s, os.fspath(tmp_path))
+        modules.kernel_config(s, os.fspath(tmp_path))
         for s in ("CONFIG_A", "CONFIG_AB", "CONFIG_C", "CONFIG_S", "CONFIG_LAST", "CONFIG_D")
     ]
     assert values == ["y", "m", "n", "x", "y", None]

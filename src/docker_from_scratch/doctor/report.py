@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from docker_from_scratch.requirements.modules import kernel_release
 from docker_from_scratch.requirements.probes import (
     Result,
-    kernel_release,
     mount_of,
     read_mounts,
     run_probe,

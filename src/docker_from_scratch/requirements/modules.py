@@ -5,9 +5,18 @@ The launcher loads :data:`MODULES` (launcher/kmod.py), the doctor's probes look 
 :data:`DISK_MODULES`, and the initramfs builder ships all of them (builder/kernel.py).
 Module names treat - and _ alike, and files carry one of several suffixes:
 :func:`module_name` is the one place that turns either into the kernel's spelling.
+:func:`module_state` and :func:`kernel_config` read where a module stands in the
+running kernel (the doctor's probes and the launcher's pre-flight ask them); they read
+/proc, /sys and /lib/modules under a root and never start a process.
 """
 
+from __future__ import annotations
+
 import os
+from functools import lru_cache
+
+from docker_from_scratch.requirements.paths import read_bytes, read_optional, under
+from docker_from_scratch.requirements.record import Record
 
 # The modules the launcher loads, with the feature each one carries.
 MODULES: tuple[tuple[str, str], ...] = (
@@ -67,3 +76,138 @@ def module_name(path: str) -> str:
             base = base[: -len(suffix)]
             break
     return normalize(base)
+
+
+# --- where a module stands in the running kernel ----------------------------------------
+
+
+def kernel_release(root: str = "/") -> str:
+    """The running kernel's release (what `uname -r` prints)."""
+    text = read_optional(root, "/proc/sys/kernel/osrelease")
+    if text:
+        return text.strip()
+    return os.uname().release if root in ("", "/") else ""
+
+
+# Files that exist only while a module's code is in the kernel (loaded or built in).
+MODULE_TRACES: dict[str, str] = {
+    "br_netfilter": "/proc/sys/net/bridge",
+    "ip_tables": "/proc/net/ip_tables_names",
+}
+
+
+def _gunzip(data: bytes) -> str | None:
+    try:
+        import zlib  # built into Debian's python3; imported lazily, rarely needed
+    except ImportError:
+        return None
+    try:
+        return zlib.decompress(data, 16 + zlib.MAX_WBITS).decode("utf-8", "replace")
+    except zlib.error:
+        return None
+
+
+@lru_cache(maxsize=8)
+def _kernel_config_text(root: str, release: str) -> str:
+    """The kernel's build config from /proc/config.gz (CONFIG_IKCONFIG_PROC) or
+    /boot/config-<release>; empty when neither is readable. Cached: it cannot change
+    while the kernel runs."""
+    data = read_bytes(root, "/proc/config.gz")
+    text = _gunzip(data) if data is not None else None
+    if text is None and release:
+        text = read_optional(root, f"/boot/config-{release}")
+    return "\n" + (text or "")
+
+
+def kernel_config(symbol: str, root: str = "/") -> str | None:
+    """'y', 'm' or 'n' (is not set) for a CONFIG_ symbol, None when the config is not
+    readable or does not mention it. Searches the text instead of parsing all ~8000
+    lines: the launcher's pre-flight asks for two or three symbols."""
+    text = _kernel_config_text(root, kernel_release(root))
+    start = text.find(f"\n{symbol}=")
+    if start != -1:
+        value_start = start + len(symbol) + 2
+        end = text.find("\n", value_start)
+        return text[value_start : end if end != -1 else len(text)].strip('"')
+    if f"\n# {symbol} is not set" in text:
+        return "n"
+    return None
+
+
+def loaded_modules(root: str) -> set[str] | None:
+    """Names in /proc/modules; None when the kernel has no loadable modules (or no /proc)."""
+    text = read_optional(root, "/proc/modules")
+    if text is None:
+        return None
+    return {normalize(line.split(" ", 1)[0]) for line in text.splitlines() if line}
+
+
+def _listed_in(data: bytes | None, name: str) -> bool:
+    """``name``.ko[.xz|.zst|.gz] in modules.builtin or modules.dep (names use _ or -)."""
+    if not data:
+        return False
+    for spelling in {name, name.replace("_", "-")}:
+        needle = f"/{spelling}.ko".encode()
+        start = data.find(needle)
+        while start != -1:
+            end = start + len(needle)
+            if data[end : end + 1] in (b"", b"\n", b":", b"."):
+                return True
+            start = data.find(needle, end)
+    return False
+
+
+class ModuleState(Record):
+    __slots__ = ("state", "evidence")
+
+    def __init__(self, state: str, evidence: str) -> None:
+        self.state = state  # loaded, built in, loadable, absent, unknown
+        self.evidence = evidence
+
+    @property
+    def available(self) -> bool:
+        return self.state in ("loaded", "built in", "loadable")
+
+    def describe(self, name: str) -> str:
+        return f"{name} {self.state} ({self.evidence})"
+
+
+def module_state(name: str, root: str = "/") -> ModuleState:
+    """Where ``name`` stands in the running kernel (strongest evidence first):
+
+        loaded     listed in /proc/modules
+        built in   /sys/module/X without a /proc/modules line, modules.builtin, or CONFIG_X=y
+        loadable   a file under /lib/modules/$(uname -r) (modules.dep), or CONFIG_X=m with it
+        absent     CONFIG_X unset, or none of the above
+
+    A kernel built without CONFIG_MODULES has no /proc/modules at all (measured on the
+    build machine: 6.18 with everything built in; veth and nf_nat then show up nowhere
+    but in /proc/config.gz, so the kernel config is read too).
+    """
+    loaded = loaded_modules(root)
+    if loaded is not None and name in loaded:
+        return ModuleState("loaded", "/proc/modules")
+    if os.path.isdir(under(root, f"/sys/module/{name}")):
+        return ModuleState("built in", f"/sys/module/{name}, not in /proc/modules")
+    release = kernel_release(root)
+    moddir = f"/lib/modules/{release}"
+    if _listed_in(read_bytes(root, f"{moddir}/modules.builtin"), name):
+        return ModuleState("built in", f"{moddir}/modules.builtin")
+    trace = MODULE_TRACES.get(name)
+    if trace and os.path.exists(under(root, trace)):
+        return ModuleState("built in", f"{trace} exists, not in /proc/modules")
+    symbol = KCONFIG.get(name, "")
+    config_value = kernel_config(symbol, root) if symbol else None
+    if config_value == "y":
+        return ModuleState("built in", f"{symbol}=y")
+    if loaded is not None and _listed_in(read_bytes(root, f"{moddir}/modules.dep"), name):
+        return ModuleState("loadable", f"not loaded yet, in {moddir}")
+    if config_value == "n":
+        return ModuleState("absent", f"{symbol} is not set")
+    if loaded is None:
+        if not os.path.isdir(under(root, "/proc/self")):
+            return ModuleState("unknown", "/proc is not mounted")
+        return ModuleState("unknown", "not listed anywhere, and no kernel config to ask")
+    if not os.path.isdir(under(root, moddir)):
+        return ModuleState("absent", f"not loaded, and no {moddir} to load it from")
+    return ModuleState("absent", f"not loaded, not built in, not in {moddir}")

@@ -29,6 +29,24 @@ def read_text(path: str) -> str:
         return ""
 
 
+def read_optional(root: str, path: str) -> str | None:
+    """The text of ``path`` inside ``root``, or None when it cannot be read (absent ≠ empty)."""
+    try:
+        with open(under(root, path), encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def read_bytes(root: str, path: str) -> bytes | None:
+    """The bytes of ``path`` inside ``root``, or None when it cannot be read."""
+    try:
+        with open(under(root, path), "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
 def resolve(root: str, path: str, depth: int = 0) -> str:
     """Follow a final-component symlink chain, re-rooting absolute targets under ``root``."""
     full = under(root, path)

@@ -6,31 +6,31 @@ launcher's pre-flight run all of them at every start and must answer in millisec
 Standard library only, and only cheap modules (no re, json, pathlib, shutil,
 subprocess): the launcher imports this file inside the image.
 
-Kernel evidence, strongest first (a module named in the table):
-    loaded     listed in /proc/modules
-    built in   /sys/module/X without a /proc/modules line, modules.builtin, or CONFIG_X=y
-    loadable   a file under /lib/modules/$(uname -r) (modules.dep), or CONFIG_X=m with it
-    absent     CONFIG_X unset, or none of the above
-A kernel built without CONFIG_MODULES has no /proc/modules at all (measured on the
-build machine: 6.18 with everything built in; veth and nf_nat then show up nowhere
-but in /proc/config.gz, so the kernel config is read too).
+The readers the probes share with other modules live below them: paths (files under a
+root, programs on PATH), modules (where a kernel module stands), mountinfo, cgroupfs.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from functools import lru_cache
 
 from docker_from_scratch.requirements import mountinfo
 from docker_from_scratch.requirements.cgroupfs import parse_proc_cgroups
-from docker_from_scratch.requirements.modules import KCONFIG, normalize
+from docker_from_scratch.requirements.modules import (
+    ModuleState,
+    kernel_config,
+    kernel_release,
+    loaded_modules,
+    module_state,
+)
 from docker_from_scratch.requirements.mountinfo import Mount
 from docker_from_scratch.requirements.paths import (
     find_program,
     is_executable,
     kernel_filesystems,
     nearest_existing,
+    read_optional,
     resolve,
     under,
 )
@@ -60,25 +60,9 @@ if TYPE_CHECKING:
 # --- small readers ------------------------------------------------------------------------
 
 
-def _read(root: str, path: str) -> str | None:
-    try:
-        with open(under(root, path), encoding="utf-8", errors="replace") as file:
-            return file.read()
-    except OSError:
-        return None
-
-
-def _read_bytes(root: str, path: str) -> bytes | None:
-    try:
-        with open(under(root, path), "rb") as file:
-            return file.read()
-    except OSError:
-        return None
-
-
 def _status_field(root: str, field: str) -> str | None:
     """One field of /proc/self/status ('CapEff', 'Uid', 'Seccomp'), or None."""
-    text = _read(root, "/proc/self/status")
+    text = read_optional(root, "/proc/self/status")
     if text is None:
         return None
     prefix = field + ":"
@@ -88,20 +72,12 @@ def _status_field(root: str, field: str) -> str | None:
     return None
 
 
-def kernel_release(root: str = "/") -> str:
-    """The running kernel's release (what `uname -r` prints)."""
-    text = _read(root, "/proc/sys/kernel/osrelease")
-    if text:
-        return text.strip()
-    return os.uname().release if root in ("", "/") else ""
-
-
 # --- mountinfo ------------------------------------------------------------------------------
 
 
 def read_mounts(root: str = "/") -> list[Mount]:
     """The mount table under ``root`` (a fixture tree in tests), [] when unreadable."""
-    text = _read(root, "/proc/self/mountinfo")
+    text = read_optional(root, "/proc/self/mountinfo")
     return mountinfo.parse(text) if text is not None else []
 
 
@@ -117,120 +93,6 @@ def mount_of(path: str, mounts: Iterable[Mount]) -> Mount | None:
 
 
 # --- kernel modules and config --------------------------------------------------------------
-
-# Files that exist only while a module's code is in the kernel (loaded or built in).
-MODULE_TRACES: dict[str, str] = {
-    "br_netfilter": "/proc/sys/net/bridge",
-    "ip_tables": "/proc/net/ip_tables_names",
-}
-
-
-def _gunzip(data: bytes) -> str | None:
-    try:
-        import zlib  # built into Debian's python3; imported lazily, rarely needed
-    except ImportError:
-        return None
-    try:
-        return zlib.decompress(data, 16 + zlib.MAX_WBITS).decode("utf-8", "replace")
-    except zlib.error:
-        return None
-
-
-@lru_cache(maxsize=8)
-def _kernel_config_text(root: str, release: str) -> str:
-    """The kernel's build config from /proc/config.gz (CONFIG_IKCONFIG_PROC) or
-    /boot/config-<release>; empty when neither is readable. Cached: it cannot change
-    while the kernel runs."""
-    data = _read_bytes(root, "/proc/config.gz")
-    text = _gunzip(data) if data is not None else None
-    if text is None and release:
-        text = _read(root, f"/boot/config-{release}")
-    return "\n" + (text or "")
-
-
-def kernel_config(symbol: str, root: str = "/") -> str | None:
-    """'y', 'm' or 'n' (is not set) for a CONFIG_ symbol, None when the config is not
-    readable or does not mention it. Searches the text instead of parsing all ~8000
-    lines: the launcher's pre-flight asks for two or three symbols."""
-    text = _kernel_config_text(root, kernel_release(root))
-    start = text.find(f"\n{symbol}=")
-    if start != -1:
-        value_start = start + len(symbol) + 2
-        end = text.find("\n", value_start)
-        return text[value_start : end if end != -1 else len(text)].strip('"')
-    if f"\n# {symbol} is not set" in text:
-        return "n"
-    return None
-
-
-def _loaded_modules(root: str) -> set[str] | None:
-    """Names in /proc/modules; None when the kernel has no loadable modules (or no /proc)."""
-    text = _read(root, "/proc/modules")
-    if text is None:
-        return None
-    return {normalize(line.split(" ", 1)[0]) for line in text.splitlines() if line}
-
-
-def _listed_in(data: bytes | None, name: str) -> bool:
-    """``name``.ko[.xz|.zst|.gz] in modules.builtin or modules.dep (names use _ or -)."""
-    if not data:
-        return False
-    for spelling in {name, name.replace("_", "-")}:
-        needle = f"/{spelling}.ko".encode()
-        start = data.find(needle)
-        while start != -1:
-            end = start + len(needle)
-            if data[end : end + 1] in (b"", b"\n", b":", b"."):
-                return True
-            start = data.find(needle, end)
-    return False
-
-
-class ModuleState(Record):
-    __slots__ = ("state", "evidence")
-
-    def __init__(self, state: str, evidence: str) -> None:
-        self.state = state  # loaded, built in, loadable, absent, unknown
-        self.evidence = evidence
-
-    @property
-    def available(self) -> bool:
-        return self.state in ("loaded", "built in", "loadable")
-
-    def describe(self, name: str) -> str:
-        return f"{name} {self.state} ({self.evidence})"
-
-
-def module_state(name: str, root: str = "/") -> ModuleState:
-    """Where ``name`` stands in the running kernel; see the table in the module docstring."""
-    loaded = _loaded_modules(root)
-    if loaded is not None and name in loaded:
-        return ModuleState("loaded", "/proc/modules")
-    if os.path.isdir(under(root, f"/sys/module/{name}")):
-        return ModuleState("built in", f"/sys/module/{name}, not in /proc/modules")
-    release = kernel_release(root)
-    moddir = f"/lib/modules/{release}"
-    if _listed_in(_read_bytes(root, f"{moddir}/modules.builtin"), name):
-        return ModuleState("built in", f"{moddir}/modules.builtin")
-    trace = MODULE_TRACES.get(name)
-    if trace and os.path.exists(under(root, trace)):
-        return ModuleState("built in", f"{trace} exists, not in /proc/modules")
-    symbol = KCONFIG.get(name, "")
-    config_value = kernel_config(symbol, root) if symbol else None
-    if config_value == "y":
-        return ModuleState("built in", f"{symbol}=y")
-    if loaded is not None and _listed_in(_read_bytes(root, f"{moddir}/modules.dep"), name):
-        return ModuleState("loadable", f"not loaded yet, in {moddir}")
-    if config_value == "n":
-        return ModuleState("absent", f"{symbol} is not set")
-    if loaded is None:
-        if not os.path.isdir(under(root, "/proc/self")):
-            return ModuleState("unknown", "/proc is not mounted")
-        return ModuleState("unknown", "not listed anywhere, and no kernel config to ask")
-    if not os.path.isdir(under(root, moddir)):
-        return ModuleState("absent", f"not loaded, and no {moddir} to load it from")
-    return ModuleState("absent", f"not loaded, not built in, not in {moddir}")
-
 
 def _modules_hint(row: Requirement, state: ModuleState) -> str:
     if state.evidence.startswith("not loaded, and no /lib/modules"):
@@ -348,7 +210,7 @@ NAT_STACKS: dict[str, tuple[str, ...]] = {
 
 def probe_netfilter(row: Requirement, root: str = "/") -> Result:
     """Some netfilter stack offers NAT: nf_tables or legacy ip_tables."""
-    if "nat" in (_read(root, "/proc/net/ip_tables_names") or "").split():
+    if "nat" in (read_optional(root, "/proc/net/ip_tables_names") or "").split():
         return Result(True, "legacy nat table in /proc/net/ip_tables_names")
     reports = []
     for stack, modules in NAT_STACKS.items():
@@ -371,7 +233,7 @@ def probe_modules_dir(row: Requirement, root: str = "/") -> Result:
         return Result(True, "all loaded or built in: nothing to load")
     if os.path.isdir(under(root, moddir)):
         return Result(True, f"{moddir} present to load {', '.join(pending)}")
-    if _loaded_modules(root) is None and os.path.isdir(under(root, "/proc/self")):
+    if loaded_modules(root) is None and os.path.isdir(under(root, "/proc/self")):
         return Result(True, "the kernel has no loadable modules (CONFIG_MODULES unset)")
     return Result(False, f"no {moddir}; not loaded: {', '.join(pending)}", row.fix)
 
@@ -416,7 +278,7 @@ def cgroup_layout(root: str = "/") -> CgroupLayout:
     v2_mount = next((m for m in reversed(mounts) if m.fs_type == "cgroup2"), None)
     v2: frozenset[str] = frozenset()
     if v2_mount is not None:
-        text = _read(root, f"{v2_mount.mount_point}/cgroup.controllers") or ""
+        text = read_optional(root, f"{v2_mount.mount_point}/cgroup.controllers") or ""
         v2 = frozenset(text.split())
     has_v1 = any(m.fs_type == "cgroup" for m in mounts)
     if v2_mount is not None and v2_mount.mount_point == CGROUP_ROOT:
@@ -430,7 +292,7 @@ def cgroup_layout(root: str = "/") -> CgroupLayout:
 
 def _proc_cgroups(root: str) -> dict[str, bool] | None:
     """Controllers the kernel has, and whether each is enabled (/proc/cgroups)."""
-    text = _read(root, "/proc/cgroups")
+    text = read_optional(root, "/proc/cgroups")
     if text is None:
         return None
     return {controller.name: controller.enabled for controller in parse_proc_cgroups(text)}
@@ -518,7 +380,7 @@ def probe_seccomp(row: Requirement, root: str = "/") -> Result:
     mode = _status_field(root, "Seccomp")
     if mode is None:
         return Result(False, "no Seccomp line in /proc/self/status", row.fix)
-    actions = _read(root, "/proc/sys/kernel/seccomp/actions_avail")
+    actions = read_optional(root, "/proc/sys/kernel/seccomp/actions_avail")
     if actions is None and _status_field(root, "Seccomp_filters") is None:
         return Result(False, "no seccomp filter support (CONFIG_SECCOMP_FILTER)", row.fix)
     under = "; this process is filtered already" if mode == "2" else ""
