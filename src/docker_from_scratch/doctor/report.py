@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from docker_from_scratch.requirements.modules import kernel_release
+from docker_from_scratch.requirements.paths import read_text
 from docker_from_scratch.requirements.probes import (
     Result,
     mount_of,
@@ -84,7 +85,7 @@ def where_am_i(root: str = "/") -> str:
     container manager, or a marker file (/.dockerenv, /run/.containerenv) sits on an
     overlayfs root. A marker alone is not enough: this build machine's VM root file
     system came from a Docker image and kept its /.dockerenv."""
-    cgroup = _read_text(os.path.join(root, "proc/1/cgroup"))
+    cgroup = read_text(os.path.join(root, "proc/1/cgroup"))
     if any(word in cgroup for word in ("docker", "kubepods", "containerd", "lxc", "libpod")):
         return "container"
     markers = ("/.dockerenv", "/run/.containerenv")
@@ -93,14 +94,6 @@ def where_am_i(root: str = "/") -> str:
         if top is not None and top.fs_type in ("overlay", "fuse-overlayfs", "aufs"):
             return "container"
     return "host"
-
-
-def _read_text(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as file:
-            return file.read()
-    except OSError:
-        return ""
 
 
 def run_check(
