@@ -162,8 +162,8 @@ def test_embed_base_programs_still_run(base: tuple[str, str], daemon: Dind) -> N
         lines = result.stdout.split()
         assert result.stdout.startswith("apt ") and lines[-1] == "1", result.stdout
     else:
-        result = daemon.exec("/bin/sh", "-c", "echo $(id -u) from the base's busybox")
-        assert result.stdout == "0 from the base's busybox\n", result.stdout
+        result = daemon.exec("/bin/sh", "-c", "echo $(id -u) from the busybox of the base")
+        assert result.stdout == "0 from the busybox of the base\n", result.stdout
 
 
 def test_embed_nested_docker_runs_a_container(daemon: Dind, image: str) -> None:
