@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from docker_from_scratch.launcher import tls
-from docker_from_scratch.launcher.dind import ping
+from docker_from_scratch.launcher.api import ping
 from tests.testing.engine import Dind, dind, docker, unique
 
 pytestmark = pytest.mark.e2e
@@ -156,9 +156,9 @@ def test_service_port_published_on_loopback_only(tls_service: tuple[Dind, str]) 
 
 
 def test_service_health_probe_answers(tls_service: tuple[Dind, str]) -> None:
-    """dind.ping run by the image's own python should see the nested daemon answer."""
+    """api.ping run by the image's own python should see the nested daemon answer."""
     service, _ = tls_service
-    code = "from docker_from_scratch.launcher.dind import ping; print(ping('/var/run/docker.sock'))"
+    code = "from docker_from_scratch.launcher.api import ping; print(ping('/var/run/docker.sock'))"
     assert service.exec("python3", "-I", "-S", "-c", code).stdout.strip() == "True"
 
 
@@ -168,7 +168,7 @@ def test_service_health_probe_answers(tls_service: tuple[Dind, str]) -> None:
 PROPOSED_HEALTHCHECK = (
     "HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 "
     'CMD ["/usr/bin/python3", "-I", "-S", "-c", '
-    '"import os, sys; from docker_from_scratch.launcher.dind import health_status; '
+    '"import os, sys; from docker_from_scratch.launcher.api import health_status; '
     'sys.exit(health_status(os.environ))"]'
 )
 

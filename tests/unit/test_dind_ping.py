@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from docker_from_scratch.launcher.dind import ping, wait_until_answers
+from docker_from_scratch.launcher.api import ping, wait_until_answers
 
 
 @contextmanager

@@ -246,9 +246,9 @@ def docker_api(method: str, path: str, body: object = None, timeout: float = 5.0
 
 def wait_until_ready(timeout: float = READY_TIMEOUT_S) -> bool:
     """Poll GET /_ping until dockerd answers OK (every 0.2 s: cheap even under TCG)."""
-    from docker_from_scratch.launcher import dind
+    from docker_from_scratch.launcher import api
 
-    return dind.wait_until_answers(DOCKER_SOCKET, timeout, interval=0.2)
+    return api.wait_until_answers(DOCKER_SOCKET, timeout, interval=0.2)
 
 
 def load_images(directory: str = IMAGES_DIR) -> None:

@@ -12,6 +12,7 @@ import sys
 
 from docker_from_scratch.launcher import args, log, run
 from docker_from_scratch.launcher.errors import LaunchError, describe_errno
+from docker_from_scratch.requirements.layout import DOCKER_SOCKET
 from docker_from_scratch.requirements.paths import find_program
 
 TYPE_CHECKING = False  # typing costs ~8 ms to import; annotations need it only for mypy
@@ -34,9 +35,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
         rootless.child(argv)  # re-run by rootlesskit in its namespaces: exec dockerd
     if argv[:1] == ["--health"]:
         # The image's HEALTHCHECK: exec form (the slim image has no shell), stdlib /_ping.
-        from docker_from_scratch.launcher import dind
+        from docker_from_scratch.launcher import api
 
-        sys.exit(dind.health_status(os.environ))
+        sys.exit(api.health_status(os.environ))
     try:
         if argv[:1] == ["--stop-nested"]:  # a Kubernetes preStop hook (deploy/kubernetes)
             from docker_from_scratch.launcher import stopgrace
@@ -202,9 +203,9 @@ def supervise_with_stop_grace(argv: list[str], env: dict[str, str], grace: int, 
     """Stay resident; on SIGTERM/SIGINT stop nested containers within ``grace`` s, then forward."""
     import signal
 
-    from docker_from_scratch.launcher import dind, reaper, stopgrace
+    from docker_from_scratch.launcher import reaper, stopgrace
 
-    socket = socket_path or dind.DEFAULT_SOCKET
+    socket = socket_path or DOCKER_SOCKET
     done: list[bool] = []
 
     def before_forward(signum: int) -> None:

@@ -43,7 +43,6 @@ decision, then make certificates (``tls.ensure_certificates``) and exec.
 from __future__ import annotations
 
 import os
-import time
 
 from docker_from_scratch.launcher.errors import UsageError
 from docker_from_scratch.requirements.layout import DOCKER_SOCKET
@@ -54,7 +53,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Literal
 
-DEFAULT_SOCKET = DOCKER_SOCKET
 DEFAULT_TLS_CERTDIR = "/certs"
 TLS_PORT = 2376
 PLAIN_PORT = 2375
@@ -124,7 +122,7 @@ def unix_socket(env: Mapping[str, str]) -> str:
     """The socket path for the default host: $DOCKER_HOST only when it is unix://PATH."""
     docker_host = env.get("DOCKER_HOST", "")
     if not docker_host.startswith("unix://"):
-        return DEFAULT_SOCKET
+        return DOCKER_SOCKET
     path = docker_host.removeprefix("unix://")
     if not path:
         raise UsageError(
@@ -241,60 +239,3 @@ def plan(argv: Sequence[str], env: Mapping[str, str], *, dockerd: str = "dockerd
         socket_path=unix_socket(env),
         reason=f"{shape}; default hosts added, {mode}",
     )
-
-
-def ping(socket_path: str, timeout: float = 2.0) -> bool:
-    """True when dockerd answers ``GET /_ping`` with 200 OK on its unix socket.
-
-    Standard library only (no docker CLI, no HTTP client): the health check runs in
-    the image, where importing http.client would cost more than the request itself.
-    """
-    import socket
-
-    deadline = time.monotonic() + timeout
-    request = b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n"
-    response = b""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(socket_path)
-            sock.sendall(request)
-            while len(response) < 65536:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                sock.settimeout(remaining)
-                chunk = sock.recv(4096)
-                if not chunk:
-                    break
-                response += chunk
-    except OSError:  # socket.timeout is an OSError: no answer in time means not ready
-        return False
-    status = response.split(b"\r\n", 1)[0].split()
-    return len(status) >= 2 and status[0].startswith(b"HTTP/1.") and status[1] == b"200"
-
-
-def wait_until_answers(socket_path: str, timeout: float, interval: float = 0.1) -> bool:
-    """Poll ``ping`` until dockerd answers or ``timeout`` seconds pass; True if it did."""
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if ping(socket_path, timeout=max(0.05, min(2.0, remaining))):
-            return True
-        if time.monotonic() + interval > deadline:
-            return False
-        time.sleep(interval)
-
-
-def health_status(env: Mapping[str, str], timeout: float = 5.0) -> int:
-    """Exit status for the image's HEALTHCHECK: 0 when dockerd answers on its socket.
-
-    The socket is the default host's (DOCKER_HOST when it is unix://, else
-    /var/run/docker.sock): the health check runs with the container's environment,
-    so it finds the socket ``plan`` chose. 1 otherwise, as Docker expects.
-    """
-    try:
-        path = unix_socket(env)
-    except UsageError:
-        return 1
-    return 0 if ping(path, timeout=timeout) else 1
