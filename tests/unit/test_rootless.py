@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from docker_from_scratch.launcher import rootless
+from docker_from_scratch.launcher import preflight, rootless
 from docker_from_scratch.launcher.args import parse
 from docker_from_scratch.launcher.errors import LaunchError, UsageError
 from docker_from_scratch.requirements import probes
@@ -28,7 +28,7 @@ def test_image_rows_take_rootless_rows_only_for_rootless_images() -> None:
 
 def test_rootless_rows_never_stop_the_rootful_preflight() -> None:
     """The rootful pre-flight should never test a rootless row."""
-    assert not set(rootless_rows()) & set(probes.preflight_rows())
+    assert not set(rootless_rows()) & set(preflight.preflight_rows())
 
 
 def test_subids_probe_counts_the_users_ranges(tmp_path: Path) -> None:

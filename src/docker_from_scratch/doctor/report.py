@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from docker_from_scratch.requirements.modules import kernel_release
-from docker_from_scratch.requirements.paths import read_text
+from docker_from_scratch.requirements.paths import read_text, under
 from docker_from_scratch.requirements.probes import (
     Result,
     mount_of,
@@ -89,7 +89,7 @@ def where_am_i(root: str = "/") -> str:
     if any(word in cgroup for word in ("docker", "kubepods", "containerd", "lxc", "libpod")):
         return "container"
     markers = ("/.dockerenv", "/run/.containerenv")
-    if any(os.path.exists(os.path.join(root, m.lstrip("/"))) for m in markers):
+    if any(os.path.exists(under(root, m)) for m in markers):
         top = mount_of("/", read_mounts(root))
         if top is not None and top.fs_type in ("overlay", "fuse-overlayfs", "aufs"):
             return "container"

@@ -156,6 +156,7 @@ def check_directory(name: str, value: str | None) -> None:
 
 def check_rootless(net: str, release: str, env: Mapping[str, str]) -> None:
     """The table's rootless rows that this start needs, then HOME and XDG_RUNTIME_DIR."""
+    from docker_from_scratch.launcher.preflight import Finding
     from docker_from_scratch.requirements import probes
     from docker_from_scratch.requirements.table import rootless_rows
 
@@ -168,7 +169,7 @@ def check_rootless(net: str, release: str, env: Mapping[str, str]) -> None:
             row = row.replace(target=net)  # pasta: its own program
         result = probes.run_probe(row)
         if not result.ok:
-            finding = probes.Finding(row, result)
+            finding = Finding(row, result)
             raise LaunchError(finding.message, hint=finding.hint)
         log.debug(f"rootless: {row.name}: {result.detail}")
     check_directory("HOME", env.get("HOME"))
@@ -211,7 +212,8 @@ def rootlesskit_argv(
 
 def launch(options: LaunchOptions) -> NoReturn:
     """Check, make the certificates, then exec rootlesskit (under docker-init when reaping)."""
-    from docker_from_scratch.launcher import cli, files, limits, run
+    from docker_from_scratch.launcher import cli, files, limits
+    from docker_from_scratch.requirements.paths import find_program
 
     env = dict(os.environ)
     env["PATH"] = files.extend_path(env.get("PATH", ""))
@@ -247,9 +249,9 @@ def launch(options: LaunchOptions) -> NoReturn:
     if options.stop_grace is not None:
         log.warn("--stop-grace is ignored rootless: docker-init forwards SIGTERM to rootlesskit")
     kit = rootlesskit_argv(options, env, net, mtu, port_driver)
-    found = run.find_program("rootlesskit", env["PATH"])
+    found = find_program("rootlesskit", env["PATH"])
     # rootlesskit runs us again as its child: by the path we were started with, else from PATH
-    launcher = sys.argv[0] if os.path.isabs(sys.argv[0]) else run.find_program("dockerlaunch", env["PATH"])
+    launcher = sys.argv[0] if os.path.isabs(sys.argv[0]) else find_program("dockerlaunch", env["PATH"])
     if found is None or launcher is None:  # the checks found rootlesskit; only a race gets here
         raise LaunchError("rootlesskit or dockerlaunch vanished from PATH", hint="rerun with DOCKER_LAUNCH_DEBUG=true")
     argv = [found, *kit[1:], launcher, options.dockerd, *options.dockerd_args, *extra]
@@ -257,7 +259,7 @@ def launch(options: LaunchOptions) -> NoReturn:
     if options.log_file:
         cli.redirect_output(options.log_file)
     if cli.want_reaper(options):
-        init = run.find_program(cli.DOCKER_INIT, env["PATH"])
+        init = find_program(cli.DOCKER_INIT, env["PATH"])
         if init is not None:
             argv = [init, "-s", "--", *argv]
     log.debug(f"exec {' '.join(argv)}")

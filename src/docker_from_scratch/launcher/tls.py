@@ -38,7 +38,7 @@ import socket
 from docker_from_scratch.launcher import log
 from docker_from_scratch.launcher.errors import LaunchError, UsageError
 from docker_from_scratch.launcher.run import Background, run
-from docker_from_scratch.requirements.paths import find_program, read_text
+from docker_from_scratch.requirements.paths import find_program, read_text, under
 
 TYPE_CHECKING = False  # typing and dataclasses cost ~20 ms to import here: annotations only
 if TYPE_CHECKING:
@@ -383,7 +383,7 @@ def ensure_certificates(
     UsageError for a bad DOCKER_TLS_SAN and LaunchError when a certificate cannot be
     made or does not verify.
     """
-    base = os.path.join(root, certdir.lstrip("/"))
+    base = under(root, certdir)
     ca_dir, server_dir, client_dir = (os.path.join(base, d) for d in ("ca", "server", "client"))
     ca_key, ca_cert = os.path.join(ca_dir, "key.pem"), os.path.join(ca_dir, "cert.pem")
     server_ca, server_cert, server_key = (os.path.join(server_dir, name) for name in ("ca.pem", "cert.pem", "key.pem"))

@@ -64,7 +64,7 @@ def is_executable(path: str, root: str = "/") -> bool:
     return os.path.isfile(resolved) and os.access(resolved, os.X_OK)
 
 
-def find_program(name: str, search_path: str | None = None, root: str = "/", *, dist: bool = False) -> str | None:
+def find_program(name: str, search_path: str | None = None, *, root: str = "/", dist: bool = False) -> str | None:
     """``name`` itself when it has a slash, else the first executable ``name`` on
     ``search_path`` (inside ``root``; default $PATH), like the shell finds it; or None.
 

@@ -472,10 +472,10 @@ def probe_setuid(row: Requirement, root: str = "/") -> Result:
     if (_status_field(root, "NoNewPrivs") or "0").strip() == "1":
         return Result(False, "no-new-privileges is set: setuid bits and file capabilities are void", row.fix)
     for name in row.target.split():
-        path = find_program(name, root)
+        path = find_program(name, root=root, dist=True)
         if path is None:
             return Result(False, f"no {name} on PATH", row.fix)
-        resolved = _resolve(root, path)
+        resolved = resolve(root, path)
         info = os.stat(resolved)
         setuid = info.st_uid == 0 and bool(info.st_mode & stat.S_ISUID)
         if not setuid and not _has_file_capabilities(resolved):
@@ -493,7 +493,7 @@ def _has_file_capabilities(path: str) -> bool:
 def _user_names(root: str, uid: int) -> set[str]:
     """The uid as text and its names in /etc/passwd (subuid(5) lines may use either)."""
     names = {str(uid)}
-    for line in (_read(root, "/etc/passwd") or "").splitlines():
+    for line in (read_optional(root, "/etc/passwd") or "").splitlines():
         fields = line.split(":")
         if len(fields) > 2 and fields[2] == str(uid):
             names.add(fields[0])
@@ -507,7 +507,7 @@ def probe_subids(row: Requirement, root: str = "/") -> Result:
     found = []
     for path in row.target.split():
         count = 0
-        for line in (_read(root, path) or "").splitlines():
+        for line in (read_optional(root, path) or "").splitlines():
             fields = line.strip().split(":")
             if len(fields) == 3 and fields[0] in names and fields[2].isdigit():
                 count += int(fields[2])
@@ -520,10 +520,10 @@ def probe_subids(row: Requirement, root: str = "/") -> Result:
 def probe_userns_sysctl(row: Requirement, root: str = "/") -> Result:
     """Neither sysctl turns unprivileged user namespaces off (a missing one does not)."""
     limit_path, clone_path = row.target.split()
-    limit = (_read(root, limit_path) or "").strip()
+    limit = (read_optional(root, limit_path) or "").strip()
     if limit == "0":
         return Result(False, "user.max_user_namespaces is 0", row.fix)
-    clone = (_read(root, clone_path) or "").strip()
+    clone = (read_optional(root, clone_path) or "").strip()
     if clone == "0":
         return Result(False, "kernel.unprivileged_userns_clone is 0", row.fix)
     return Result(True, f"user.max_user_namespaces {limit or '(absent)'}")
