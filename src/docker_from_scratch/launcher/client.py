@@ -32,8 +32,9 @@ import stat
 import sys
 
 from docker_from_scratch.launcher import log
-from docker_from_scratch.launcher.dind import DEFAULT_SOCKET, PLAIN_PORT, TLS_PORT
+from docker_from_scratch.launcher.dind import PLAIN_PORT, TLS_PORT
 from docker_from_scratch.launcher.errors import LaunchError, UsageError
+from docker_from_scratch.requirements.layout import DOCKER_SOCKET
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def client_environment(env: Mapping[str, str], *, socket: bool, certificates: st
     result = dict(env)
     if not result.get("DOCKER_HOST"):
         if socket:
-            result["DOCKER_HOST"] = f"unix://{DEFAULT_SOCKET}"
+            result["DOCKER_HOST"] = f"unix://{DOCKER_SOCKET}"
         elif certificates is not None or result.get("DOCKER_TLS_VERIFY"):
             result["DOCKER_HOST"] = f"tcp://{DAEMON_HOST}:{TLS_PORT}"
         else:
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
         env = dict(os.environ)
         env["PATH"] = files.extend_path(env.get("PATH", ""))
-        env = client_environment(env, socket=is_socket(DEFAULT_SOCKET), certificates=client_certificates(env))
+        env = client_environment(env, socket=is_socket(DOCKER_SOCKET), certificates=client_certificates(env))
         to_run = command(argv, env)
         log.debug(f"{NAME}: DOCKER_HOST={env['DOCKER_HOST']}, running {to_run[0]}")
         try:
