@@ -160,7 +160,7 @@ HOST_CASES = [
     case("host-no-verb", words=("VERB", "--help"), status=2),
     case("host-unknown-verb", "bulid", words=("bulid", "--help"), status=2),
     case("host-build-bad-arch", "build", "--arch", "sparc", words=("sparc", "--help"), status=2),
-    case("host-build-bad-suite", "build", "--suite", "sid", words=("sid", "--help"), status=2),
+    case("host-build-bad-suite", "build", "--suite", "jessie", words=("jessie", "--help"), status=2),
     case("host-check-data-root-without-value", "check", "--data-root", words=("--data-root", "--help"), status=2),
     case("host-check-unknown-option", "check", "--bogus", words=("--bogus", "--help"), status=2),
     case("host-export-without-output", "export", words=("--output", "--help"), status=2),
