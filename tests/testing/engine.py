@@ -182,3 +182,9 @@ def dind(
         docker("rm", "-f", "-v", name, check=False)
         if not keep_volume:
             docker("volume", "rm", "-f", volume, check=False)
+
+
+def in_netns_of(container: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    """Run a host program (ethtool, ip) in a running container's network namespace."""
+    pid = docker("inspect", "-f", "{{.State.Pid}}", container).stdout.strip()
+    return subprocess.run(["nsenter", "-t", pid, "-n", *argv], capture_output=True, text=True, check=True, timeout=60)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 
+from docker_from_scratch.launcher import mtu
 from docker_from_scratch.launcher.errors import UsageError
 from docker_from_scratch.launcher.limits import DEFAULT_NOFILE
 from docker_from_scratch.requirements.layout import DATA_ROOT
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 USAGE = (
     "usage: dockerlaunch [--debug] [--reap|--no-reap] [--log-file PATH] [--nofile N] [--stop-grace S]"
+    " [--mtu auto|off|N]"
     " DOCKER_BINARY [ARGS...]"
     " | dockerlaunch --health | dockerlaunch --stop-nested [S]"
 )
@@ -59,7 +61,9 @@ class LaunchOptions:
         self.config_file: str | None = None
         self.bridge: str | None = None
         self.bridge_address: ipaddress.IPv4Interface | None = None  # set only when we create it
-        self.mtu: int | None = None
+        self.mtu: int | None = None  # the user's dockerd --mtu
+        # The launcher's MTU rule (launcher/mtu.py): "auto", "off" or a number.
+        self.mtu_setting: str | int = "auto"
         self.iptables = True
         self.storage_driver: str | None = None
         # Set when ARGS name another program (docker:dind's convention): run it, prepare nothing.
@@ -116,6 +120,7 @@ def split_launcher_options(
         "stop_grace": _parse_stop_grace("DOCKER_LAUNCH_STOP_GRACE", env["DOCKER_LAUNCH_STOP_GRACE"])
         if env.get("DOCKER_LAUNCH_STOP_GRACE")
         else None,
+        "mtu": mtu.parse_setting(mtu.ENV, env[mtu.ENV]) if env.get(mtu.ENV) else "auto",
     }
     rest = list(argv)
     while rest and rest[0].startswith("--"):
@@ -131,7 +136,7 @@ def split_launcher_options(
             found["reap"] = True
         elif option == "--no-reap":
             found["reap"] = False
-        elif option in ("--log-file", "--nofile", "--stop-grace"):
+        elif option in ("--log-file", "--nofile", "--stop-grace", "--mtu"):
             if not has_value:
                 if len(rest) < 2:
                     raise UsageError(f"{option} needs a value", hint=USAGE)
@@ -140,6 +145,8 @@ def split_launcher_options(
                 found["log_file"] = value
             elif option == "--stop-grace":
                 found["stop_grace"] = _parse_stop_grace(option, value)
+            elif option == "--mtu":
+                found["mtu"] = mtu.parse_setting(option, value)
             else:
                 found["nofile"] = _parse_nofile(option, value)
         elif option == "--help":
@@ -344,6 +351,8 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> LaunchOptions:
     options.nofile = nofile if isinstance(nofile, int) else DEFAULT_NOFILE
     stop_grace = found["stop_grace"]
     options.stop_grace = stop_grace if isinstance(stop_grace, int) else None
+    setting = found["mtu"]
+    options.mtu_setting = setting if isinstance(setting, (str, int)) else "auto"
     from docker_from_scratch.launcher import dind
 
     plan = dind.plan(drop_seed_words(list(rest[1:])), env, dockerd=dockerd)

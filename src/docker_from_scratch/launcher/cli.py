@@ -93,6 +93,8 @@ def launch(options: args.LaunchOptions) -> NoReturn:
 
     env = dict(os.environ)
     env["PATH"] = files.extend_path(env.get("PATH", ""))
+    # As docker:dind sets it: tools in and under dockerd that detect containers behave.
+    env["container"] = "docker"
     with log.step("pre-flight checks"):
         check_requirements(options)
     with ExitStack() as undo:
@@ -117,8 +119,9 @@ def launch(options: args.LaunchOptions) -> NoReturn:
             kmod.load_modules()
         with log.step("networking"):
             network.enable_ip_forwarding()
+            bridge_mtu = follow_outer_mtu(options)
             if options.bridge and options.bridge_address:
-                undo.enter_context(network.bridge(options.bridge, options.bridge_address, options.mtu))
+                undo.enter_context(network.bridge(options.bridge, options.bridge_address, bridge_mtu))
         if options.iptables:
             with log.step("iptables"):
                 env["PATH"] = iptables.choose(env)
@@ -131,6 +134,20 @@ def launch(options: args.LaunchOptions) -> NoReturn:
                 certificates.join()
         undo.pop_all()  # everything is in place: keep it for dockerd
     start_dockerd(options, env)
+
+
+def follow_outer_mtu(options: args.LaunchOptions) -> int | None:
+    """Add the MTU rule's dockerd arguments (launcher/mtu.py); the MTU for our own bridge."""
+    from docker_from_scratch.launcher import mtu
+
+    decision, added, note = mtu.apply(options.mtu_setting, options.mtu, options.dockerd_args, options.config_file)
+    log.debug(decision.describe() + (f"; {note}" if note else ""))
+    if added:
+        # Before a "--" (the end of dockerd's options), if the user gave one.
+        at = options.dockerd_args.index("--") if "--" in options.dockerd_args else len(options.dockerd_args)
+        options.dockerd_args[at:at] = added
+        log.debug(f"mtu: dockerd gets {' '.join(added)}")
+    return options.mtu if options.mtu is not None else decision.value
 
 
 def start_certificates(options: args.LaunchOptions, env: dict[str, str]) -> run.Background | None:
