@@ -183,10 +183,16 @@ def choose_mode(env: Mapping[str, str] | None = None, root: str = "/", *, enable
     # Like dind's `iptables --version`, users see which backend dockerd gets: the link
     # dockerd will run names it (xtables-nft-multi or xtables-legacy-multi), without
     # the cost of one more process.
-    program = find_program("iptables", path)
-    backend = os.path.basename(os.path.realpath(program)) if program else "no iptables on PATH"
-    log.info(f"iptables: {mode} ({backend}; {reason})")
+    # ip6tables follows the same rule (the legacy links cover both): dockerd 27+ runs it
+    # even without --ipv6, and a mix of backends between v4 and v6 breaks nothing visibly
+    # until IPv6 NAT silently does not work.
+    log.info(f"iptables: {mode} ({_backend('iptables', path)}; {reason}); ip6tables: {_backend('ip6tables', path)}")
     return Choice(mode, reason, path)
+
+
+def _backend(name: str, path: str) -> str:
+    program = find_program(name, path)
+    return os.path.basename(os.path.realpath(program)) if program else f"no {name} on PATH"
 
 
 def choose(env: Mapping[str, str] | None = None, root: str = "/", *, enabled: bool = True) -> str:
