@@ -107,9 +107,17 @@ def test_network_reads_docker_dind_rootless_variables(tmp_path: Path) -> None:
     assert rootless.network(env, os.fspath(tmp_path)) == ("pasta", 1400, "implicit")
 
 
+# /proc/net/route as the kernel writes it: a default route via eth0, then its subnet.
+ROUTE_TABLE = (
+    "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n"
+    "eth0\t00000000\t010011AC\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
+    "eth0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n"
+)
+
+
 def test_network_mtu_defaults_to_the_uplinks(tmp_path: Path) -> None:
     """Without DOCKERD_ROOTLESS_ROOTLESSKIT_MTU the MTU should be the default route's interface's."""
-    write(tmp_path / "proc/net/route", "Iface\tDestination\tGateway\neth0\t00000000\t010011AC\n")
+    write(tmp_path / "proc/net/route", ROUTE_TABLE)
     write(tmp_path / "sys/class/net/eth0/mtu", "1360\n")
     assert rootless.network({}, os.fspath(tmp_path)) == ("slirp4netns", 1360, "builtin")
 

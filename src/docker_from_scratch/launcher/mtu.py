@@ -92,6 +92,12 @@ def interface_mtu(name: str, root: str = "/") -> int | None:
     return int(text) if text.isdigit() else None
 
 
+def uplink(root: str = "/") -> tuple[str, int | None] | None:
+    """The default route's interface and its MTU (None: unreadable); None without a default route."""
+    interface = default_route_interface(read_text(under(root, ROUTE_FILE)))
+    return None if interface is None else (interface, interface_mtu(interface, root))
+
+
 def config_keys(config_file: str | None, root: str = "/") -> set[str]:
     """The top-level keys of dockerd's config file (none when it is missing or not JSON).
 
@@ -135,10 +141,10 @@ def decide(setting: str | int, user_mtu: int | None, config: set[str], root: str
         return Decision(None, f"{ENV}=off")
     if isinstance(setting, int):
         return Decision(setting, f"{ENV}={setting}")
-    interface = default_route_interface(read_text(under(root, ROUTE_FILE)))
-    if interface is None:
+    link = uplink(root)
+    if link is None:
         return Decision(None, "no IPv4 default route")
-    found = interface_mtu(interface, root)
+    interface, found = link
     if found is None:
         return Decision(None, f"the MTU of {interface} is unreadable", interface)
     if found >= ETHERNET_MTU:

@@ -76,17 +76,10 @@ def child(argv: list[str]) -> NoReturn:
 
 def outer_mtu(root: str = "/") -> int:
     """The MTU of the interface of the default route (what nested traffic leaves by)."""
-    try:
-        with open(os.path.join(root, "proc/net/route")) as handle:
-            lines = handle.read().splitlines()[1:]
-        for line in lines:
-            fields = line.split()
-            if len(fields) > 2 and fields[1] == "00000000":
-                with open(os.path.join(root, "sys/class/net", fields[0], "mtu")) as handle:
-                    return int(handle.read().strip())
-    except (OSError, ValueError):
-        pass
-    return FALLBACK_MTU
+    from docker_from_scratch.launcher import mtu  # the one reader of the uplink's MTU
+
+    link = mtu.uplink(root)
+    return link[1] if link is not None and link[1] is not None else FALLBACK_MTU
 
 
 def network(env: Mapping[str, str], root: str = "/") -> tuple[str, int, str]:
