@@ -125,5 +125,13 @@ def test_apt_conf_skips_only_the_date_check_when_opted_in(tmp_path: Path, allow:
     assert ('Acquire::Check-Valid-Until "false";' in text) is allow
     for weakening in ("AllowInsecureRepositories", "AllowUnauthenticated", "trusted=yes", "Check-Date"):
         assert weakening not in text
-    assert "signed-by=" in (tmp_path / "apt" / "forky-amd64" / "etc" / "sources.list").read_text()
+    assert "signed-by=" in (repo.root / "etc" / "sources.list").read_text()
     assert any("warning: --allow-expired-release" in m for m in messages) is allow
+
+
+def test_apt_lists_taken_with_the_opt_in_never_serve_a_run_without_it(tmp_path: Path) -> None:
+    """Lists apt accepted only because Valid-Until was waived should live apart from the checked ones."""
+    waived = AptRepo("forky", "amd64", cache_dir=tmp_path, allow_expired=True, progress=lambda m: None)
+    checked = AptRepo("forky", "amd64", cache_dir=tmp_path, progress=lambda m: None)
+    assert waived.root != checked.root
+    assert waived.debs_dir == checked.debs_dir  # the .debs are checked by hash either way: shared

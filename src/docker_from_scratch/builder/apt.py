@@ -214,7 +214,10 @@ class AptRepo:
         self.allow_expired = allow_expired
         self.arch = arch
         self.cache_dir = cache_dir or default_cache_dir()
-        self.root = self.cache_dir / "apt" / f"{suite}-{arch}"
+        # Lists that apt took only because Valid-Until was waived live apart: a later run
+        # without the opt-in must meet apt's refusal again, not reuse them silently.
+        waived = "-valid-until-waived" if allow_expired else ""
+        self.root = self.cache_dir / "apt" / f"{suite}-{arch}{waived}"
         self.debs_dir = self.cache_dir / "debs"
         self.mirror = mirror
         self.progress = progress
