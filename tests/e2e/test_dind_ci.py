@@ -415,3 +415,19 @@ def test_client_entrypoint_prefers_a_mounted_socket(dind_image: str, engine: Non
     host = "/var/run/docker.sock"
     name = client_job(dind_image, "-v", f"{host}:{host}", argv=("docker", "info", "--format", "{{.Name}}"))
     assert name == docker("info", "--format", "{{.Name}}").stdout.strip()
+
+
+def test_client_default_entrypoint_reaches_the_tls_service(
+    dind_image: str, tls_service: tuple[Dind, str], tls_network: str
+) -> None:
+    """`IMAGE docker ...` through the image's own entrypoint should reach tcp://docker:2376 too, as docker:dind's."""
+    service, certs = tls_service
+    name = unique("dfs-test-job")
+    try:
+        found = docker(
+            "run", "--rm", "--name", name, "--network", tls_network, "-v", f"{certs}:/certs:ro",
+            dind_image, "docker", "info", "--format", "{{.Name}}", timeout=180,
+        ).stdout.strip()  # fmt: skip
+    finally:
+        docker("rm", "-f", "-v", name, check=False)
+    assert found == service.exec("docker", "info", "--format", "{{.Name}}").stdout.strip()

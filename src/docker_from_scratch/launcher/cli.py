@@ -68,11 +68,14 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
 def run_command(command: list[str]) -> NoReturn:
     """docker:dind's convention: a first argument that is no option names a program to run."""
-    env = dict(os.environ)
-    from docker_from_scratch.launcher import files
+    from docker_from_scratch.launcher import client, files
 
+    env = dict(os.environ)
     env["PATH"] = files.extend_path(env.get("PATH", ""))
-    log.debug(f"running {command[0]} instead of dockerd")
+    # docker:dind hands every other command to docker-entrypoint.sh, which points the client
+    # at the daemon: `docker run --link daemon:docker IMAGE docker ps` needs no DOCKER_HOST.
+    env = client.for_client(env)
+    log.debug(f"running {command[0]} instead of dockerd (DOCKER_HOST={env['DOCKER_HOST']})")
     try:
         os.execvpe(command[0], command, env)
     except FileNotFoundError:

@@ -34,7 +34,7 @@ import sys
 from docker_from_scratch.launcher import log
 from docker_from_scratch.launcher.dind import PLAIN_PORT, TLS_PORT
 from docker_from_scratch.launcher.errors import LaunchError, UsageError
-from docker_from_scratch.requirements.layout import DOCKER_SOCKET
+from docker_from_scratch.requirements.layout import DOCKER_SOCKET, ENTRYPOINT
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 NAME = "docker-entrypoint.sh"
 DAEMON_HOST = "docker"  # the name --link daemon:docker or a CI service alias gives
 CLIENT_FILES = ("ca.pem", "cert.pem", "key.pem")
-LAUNCHER = "/usr/bin/dockerlaunch"
 
 
 def client_certificates(env: Mapping[str, str]) -> str | None:
@@ -86,13 +85,18 @@ def client_environment(env: Mapping[str, str], *, socket: bool, certificates: st
     return result
 
 
+def for_client(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with DOCKER_HOST (and the TLS variables) chosen by the table above."""
+    return client_environment(env, socket=is_socket(DOCKER_SOCKET), certificates=client_certificates(env))
+
+
 def command(argv: list[str], env: Mapping[str, str]) -> list[str]:
     """What runs: through ``docker`` for options and docker subcommands, else as given."""
     if not argv:
         raise UsageError(f"{NAME} needs a command", hint=f"e.g. {NAME} docker ps")
     first = argv[0]
     if first == "dockerd":
-        return [LAUNCHER, "/usr/bin/dockerd", *argv[1:]]
+        return [*ENTRYPOINT, *argv[1:]]
     if first.startswith("-"):
         return ["docker", *argv]
     if first != "docker" and "/" not in first:
@@ -111,7 +115,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
         env = dict(os.environ)
         env["PATH"] = files.extend_path(env.get("PATH", ""))
-        env = client_environment(env, socket=is_socket(DOCKER_SOCKET), certificates=client_certificates(env))
+        env = for_client(env)
         to_run = command(argv, env)
         log.debug(f"{NAME}: DOCKER_HOST={env['DOCKER_HOST']}, running {to_run[0]}")
         try:
