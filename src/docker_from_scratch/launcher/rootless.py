@@ -53,7 +53,9 @@ TAP_NETS = ("slirp4netns", "pasta")
 
 
 def is_child(env: Mapping[str, str]) -> bool:
-    return env.get(CHILD_MARK) == "1"
+    """Re-run by rootlesskit: our mark, and the state directory rootlesskit gives its child
+    (the mark alone in a rootful start must not skip every step)."""
+    return env.get(CHILD_MARK) == "1" and bool(env.get("ROOTLESSKIT_STATE_DIR"))
 
 
 def child(argv: list[str]) -> NoReturn:
