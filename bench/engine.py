@@ -135,6 +135,19 @@ def rss_kib(pid: int) -> int:
     raise BenchError(f"/proc/{pid}/status has no VmRSS (a kernel thread or a zombie?)")
 
 
+def rollup_kib(pid: int) -> dict[str, int]:
+    """/proc/PID/smaps_rollup in KiB: Rss, Pss (shared pages split among their sharers), Private_*."""
+    found: dict[str, int] = {}
+    with open(f"/proc/{pid}/smaps_rollup") as handle:
+        for line in handle:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                found[parts[0].rstrip(":")] = int(parts[1])
+    if "Pss" not in found:
+        raise BenchError(f"/proc/{pid}/smaps_rollup has no Pss (a kernel thread or a zombie?)")
+    return found
+
+
 def find_descendant(pid: int, name: str, depth: int = 3) -> int | None:
     """The first process named ``name`` among the descendants of ``pid``."""
     level = [pid]

@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 USAGE = (
-    "usage: dockerlaunch [--debug] [--reap|--no-reap] [--log-file PATH] [--nofile N] [--stop-grace S]"
-    " [--mtu auto|off|N]"
+    "usage: dockerlaunch [--debug] [--reap|--no-reap] [--log-file PATH] [--nofile N]"
+    " [--stop-grace S|off] [--stop-timeout S] [--mtu auto|off|N]"
     " DOCKER_BINARY [ARGS...]"
     " | dockerlaunch --health | dockerlaunch --stop-nested [S]"
 )
@@ -55,7 +55,8 @@ class LaunchOptions:
         self.reap: bool | None = None  # None: reap when PID 1
         self.log_file: str | None = None
         self.nofile = DEFAULT_NOFILE
-        # Seconds nested containers get on SIGTERM before dockerd stops (None: dockerd decides).
+        # Seconds nested containers get on SIGTERM before dockerd stops (None: off, dockerd
+        # decides); by default derived from the DinD container's stop budget (stopgrace.py).
         self.stop_grace: int | None = None
         self.data_root = DATA_ROOT
         self.config_file: str | None = None
@@ -94,9 +95,22 @@ def _env_bool(env: Mapping[str, str], name: str) -> bool | None:
     return parse_bool(name, value) if value else None
 
 
-def _parse_stop_grace(where: str, value: str) -> int:
+def _parse_stop_grace(where: str, value: str) -> int | str:
+    if value.lower() == "off":
+        return "off"
     if not value.isdigit() or int(value) > 3600:
-        raise UsageError(f"{where} {value!r} is not a number of seconds", hint="give a whole number from 0 to 3600")
+        raise UsageError(
+            f"{where} {value!r} is not a number of seconds", hint="give a whole number from 0 to 3600, or off"
+        )
+    return int(value)
+
+
+def _parse_stop_timeout(where: str, value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 3600:
+        raise UsageError(
+            f"{where} {value!r} is not a number of seconds",
+            hint="give the DinD container's --stop-timeout, a whole number from 1 to 3600",
+        )
     return int(value)
 
 
@@ -120,6 +134,9 @@ def split_launcher_options(
         "stop_grace": _parse_stop_grace("DOCKER_LAUNCH_STOP_GRACE", env["DOCKER_LAUNCH_STOP_GRACE"])
         if env.get("DOCKER_LAUNCH_STOP_GRACE")
         else None,
+        "stop_timeout": _parse_stop_timeout("DOCKER_LAUNCH_STOP_TIMEOUT", env["DOCKER_LAUNCH_STOP_TIMEOUT"])
+        if env.get("DOCKER_LAUNCH_STOP_TIMEOUT")
+        else None,
         "mtu": mtu.parse_setting(mtu.ENV, env[mtu.ENV]) if env.get(mtu.ENV) else "auto",
     }
     rest = list(argv)
@@ -136,7 +153,7 @@ def split_launcher_options(
             found["reap"] = True
         elif option == "--no-reap":
             found["reap"] = False
-        elif option in ("--log-file", "--nofile", "--stop-grace", "--mtu"):
+        elif option in ("--log-file", "--nofile", "--stop-grace", "--stop-timeout", "--mtu"):
             if not has_value:
                 if len(rest) < 2:
                     raise UsageError(f"{option} needs a value", hint=USAGE)
@@ -145,6 +162,8 @@ def split_launcher_options(
                 found["log_file"] = value
             elif option == "--stop-grace":
                 found["stop_grace"] = _parse_stop_grace(option, value)
+            elif option == "--stop-timeout":
+                found["stop_timeout"] = _parse_stop_timeout(option, value)
             elif option == "--mtu":
                 found["mtu"] = mtu.parse_setting(option, value)
             else:
@@ -335,6 +354,17 @@ def interpret_dockerd_args(
     return out
 
 
+def resolve_stop_grace(grace: object, budget: object) -> int | None:
+    """The stop grace asked for, else the one derived from the stop budget; None when off."""
+    if grace == "off":
+        return None
+    if isinstance(grace, int):
+        return grace
+    from docker_from_scratch.launcher import stopgrace
+
+    return stopgrace.grace_for_budget(budget if isinstance(budget, int) else stopgrace.DEFAULT_BUDGET_S)
+
+
 def parse(argv: Sequence[str], env: Mapping[str, str]) -> LaunchOptions:
     """Parse ``dockerlaunch``'s argv (without argv[0]) and its environment twins."""
     found, rest = split_launcher_options(argv, env)
@@ -349,8 +379,7 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> LaunchOptions:
     options.log_file = log_file if isinstance(log_file, str) else None
     nofile = found["nofile"]
     options.nofile = nofile if isinstance(nofile, int) else DEFAULT_NOFILE
-    stop_grace = found["stop_grace"]
-    options.stop_grace = stop_grace if isinstance(stop_grace, int) else None
+    options.stop_grace = resolve_stop_grace(found["stop_grace"], found["stop_timeout"])
     setting = found["mtu"]
     options.mtu_setting = setting if isinstance(setting, (str, int)) else "auto"
     from docker_from_scratch.launcher import dind

@@ -399,6 +399,8 @@ def boot(argv: Sequence[str] | None = None) -> NoReturn:
     options = BootOptions()
     try:
         os.environ.setdefault("PATH", DEFAULT_PATH)
+        # PID 1 here stops everything itself on power-off (stop_everything): no stop waiter.
+        os.environ.setdefault("DOCKER_LAUNCH_STOP_GRACE", "off")
         os.makedirs("/proc", exist_ok=True)
         from docker_from_scratch.launcher import syscalls
 

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
         sys.exit(api.health_status(os.environ))
     try:
-        if argv[:1] == ["--stop-nested"]:  # a Kubernetes preStop hook (deploy/kubernetes)
+        if argv[:1] == ["--stop-nested"]:  # the stop waiter's call, and a Kubernetes preStop hook
             from docker_from_scratch.launcher import stopgrace
 
             sys.exit(stopgrace.pre_stop(argv[1:], os.environ))
@@ -189,23 +189,36 @@ def redirect_output(log_file: str) -> None:
 def start_dockerd(options: args.LaunchOptions, env: dict[str, str]) -> NoReturn:
     """exec dockerd; in reap mode under docker-init (small), else supervised by us.
 
-        stop grace   reap    docker-init   dockerd runs under
-        set          any     any           the launcher (resident: stops nested containers first)
-        unset        yes     found         docker-init -s (exec)
-        unset        yes     missing       the launcher (resident reaper)
-        unset        no      any           nothing: exec dockerd
+        stop grace   reap   docker-init   dash      dockerd runs under
+        on           yes    found         found     docker-init -s, then the dash stop waiter
+        on           no     any           found     the dash stop waiter (exec)
+        on           yes    missing       any       the launcher (resident: reaps, stops nested first)
+        on           any    any           missing   the launcher (resident: stops nested first)
+        off          yes    found         any       docker-init -s (exec)
+        off          yes    missing       any       the launcher (resident reaper)
+        off          no     any           any       nothing: exec dockerd
     """
     argv = [options.dockerd, *options.dockerd_args]
     if options.log_file:
         log.debug(f"dockerd output appended to {options.log_file}")
         redirect_output(options.log_file)
+    reap = want_reaper(options)
+    init = find_program(DOCKER_INIT, env.get("PATH", "")) if reap else None
     if options.stop_grace is not None:
-        supervise_with_stop_grace(argv, env, options.stop_grace, options.socket_path)
-    if want_reaper(options):
-        init = find_program(DOCKER_INIT, env.get("PATH", ""))
+        from docker_from_scratch.launcher import stopgrace
+
+        waiter = find_program(stopgrace.WAITER, env.get("PATH", ""))
+        if waiter is None or (reap and init is None):
+            log.debug(f"stop grace {options.stop_grace} s: no {DOCKER_INIT} or {stopgrace.WAITER}: staying resident")
+            supervise_with_stop_grace(argv, env, options.stop_grace, options.socket_path)
+        socket = options.socket_path or DOCKER_SOCKET
+        argv = stopgrace.waiter_argv(waiter, options.stop_grace, socket, argv)
+        log.debug(f"stop grace {options.stop_grace} s: {waiter} waits for SIGTERM/SIGINT")
+    if reap:
         if init is not None:
             # -s: be a subreaper when not PID 1 (--pid=host); no -g, so SIGTERM reaches
-            # dockerd alone and dockerd stops its containers before containerd goes.
+            # the stop waiter (or dockerd) alone and dockerd stops its containers before
+            # containerd goes.
             argv = [init, "-s", "--", *argv]
             log.debug(f"reaping with {init}")
         else:

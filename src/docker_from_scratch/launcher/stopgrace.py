@@ -7,18 +7,26 @@ runs out first: the DinD container is SIGKILLed, which is a crash (measured here
 exit 137). dockerd has no daemon-wide stop timeout, and `--shutdown-timeout` cannot shorten
 a container's own one.
 
-With a stop grace of N seconds the launcher stays resident instead of handing PID 1 to
-docker-init, and on SIGTERM or SIGINT it first asks dockerd to stop every running nested
-container with ``t=N``, all at once, then forwards the signal. The price is memory: a
-resident CPython (about 12 MB) instead of docker-init (about 0.7 MB), so it is opt-in.
+So by default, on SIGTERM or SIGINT, every running nested container is first asked to stop
+with ``t=GRACE``, all at once, and only then does dockerd get the signal. GRACE is derived
+from the DinD container's stop budget (docker's default 10 s, or DOCKER_LAUNCH_STOP_TIMEOUT
+when the user gave the container a longer ``--stop-timeout``: the container's own config
+is not visible inside it, its environment is) minus what dockerd needs after that.
 
-`dockerlaunch --stop-nested [S]` does the same stop from outside, as a Kubernetes preStop
-hook: the kubelet runs it in the container before it sends SIGTERM, and waits for it.
+Who waits for the signal must be small, since it waits for the container's whole life:
+a tiny POSIX shell (Debian's dash, ~0.1 MB of text) runs as docker-init's child, traps
+the signal, and only then starts the launcher again (``dockerlaunch --stop-nested GRACE``)
+for the expensive part. A resident CPython would cost ~12 MB for the same wait.
+
+`dockerlaunch --stop-nested [S]` is also the Kubernetes preStop hook: the kubelet runs it
+in the container before it sends SIGTERM, and waits for it.
 """
 
 from __future__ import annotations
 
-from docker_from_scratch.launcher import api, log
+import sys
+
+from docker_from_scratch.launcher import log
 from docker_from_scratch.launcher.errors import UsageError
 
 TYPE_CHECKING = False
@@ -27,6 +35,68 @@ if TYPE_CHECKING:
 
 # The hook's timeout per nested container when none is given: docker stop's own default.
 DEFAULT_PRE_STOP_GRACE = 10
+# docker stop's default timeout when neither `docker stop -t` nor `--stop-timeout` is set.
+DEFAULT_BUDGET_S = 10
+# What a stop needs after the nested containers are gone: the launcher's start at stop
+# time (~40 ms), dockerd's own shutdown and containerd's (~1.5 s measured, see the README's
+# Guarantees), plus slack for a busy machine.
+MARGIN_S = 4
+STOP_NESTED = "--stop-nested"
+WAITER = "dash"
+
+# The waiter (POSIX sh). dockerd runs as its background child; every trap sets `interrupted`
+# so that a wait cut short by a signal is waited again: dash keeps the child's status, so
+# a second wait returns the real exit status even when the child ended during the trap.
+# TERM and INT run the stop logic once, then go on to dockerd; HUP (reload), USR1 (stack
+# dump) and the rest are passed on at once.
+WAITER_SCRIPT = """\
+"$@" &
+pid=$!
+stop() {
+  trap 'interrupted=1' TERM INT
+  STOP_COMMAND
+  kill -"$1" "$pid" 2>/dev/null
+}
+trap 'interrupted=1; stop TERM' TERM
+trap 'interrupted=1; stop INT' INT
+for sig in HUP QUIT USR1 USR2; do trap "interrupted=1; kill -$sig \\$pid 2>/dev/null" "$sig"; done
+while :; do
+  interrupted=
+  wait "$pid"
+  status=$?
+  [ -n "$interrupted" ] || exit "$status"
+done
+"""
+
+
+def grace_for_budget(budget: int) -> int:
+    """The nested containers' stop timeout that leaves dockerd ``MARGIN_S`` of ``budget``."""
+    return max(1, budget - MARGIN_S)
+
+
+def _quote(word: str) -> str:
+    """One POSIX sh word (shlex.quote would import re, ~5 ms at start-up)."""
+    return "'" + word.replace("'", "'\"'\"'") + "'"
+
+
+def launcher_command() -> list[str]:
+    """How this launcher was started (interpreter, its flags, the script or -m module)."""
+    original = getattr(sys, "orig_argv", [sys.executable, sys.argv[0]])
+    return list(original[: len(original) - len(sys.argv) + 1])
+
+
+def waiter_argv(
+    waiter: str, grace: int, socket_path: str, argv: Sequence[str], *, launcher: Sequence[str] | None = None
+) -> list[str]:
+    """Run ``argv`` under the small waiter that stops nested containers on SIGTERM/SIGINT.
+
+    At stop time it runs ``DOCKER_HOST=unix://SOCKET dockerlaunch --stop-nested GRACE``:
+    the socket dockerd was told to use, whatever DOCKER_HOST said at start.
+    """
+    launcher = launcher_command() if launcher is None else launcher
+    words = (*launcher, STOP_NESTED, str(grace))
+    stop = f"DOCKER_HOST={_quote('unix://' + socket_path)} " + " ".join(_quote(word) for word in words)
+    return [waiter, "-c", WAITER_SCRIPT.replace("STOP_COMMAND", stop), "dockerlaunch-waiter", *argv]
 
 
 def stop_nested_containers(socket_path: str, grace: int) -> int:
@@ -36,6 +106,8 @@ def stop_nested_containers(socket_path: str, grace: int) -> int:
     still gets the forwarded signal afterwards.
     """
     import threading
+
+    from docker_from_scratch.launcher import api
 
     try:
         ids = api.running_containers(socket_path, timeout=2.0)
@@ -75,9 +147,9 @@ def pre_stop(argv: Sequence[str], env: Mapping[str, str]) -> int:
 
     dockerd's stop call returns when the container has exited, so this returns when all
     have (each within S seconds, then SIGKILL). A dockerd that does not answer has nothing
-    to stop: 0 as well, so the hook never holds up the pod's termination.
+    to stop: 0 as well, so the hook (or the stop waiter) never holds up the stop.
     """
-    from docker_from_scratch.launcher import dind
+    from docker_from_scratch.launcher import api, dind
 
     grace = pre_stop_grace(argv)
     socket_path = dind.unix_socket(env)

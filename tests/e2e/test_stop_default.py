@@ -1,0 +1,84 @@
+"""The default clean stop: `docker stop` of the DinD container exits 0 with SIGTERM-deaf
+nested containers, under docker's default 10 s, and honours a longer budget.
+
+By default the launcher leaves docker-init as PID 1 with a dash waiter as its child; on
+SIGTERM the waiter runs `dockerlaunch --stop-nested` (nested containers stopped with a
+grace derived from the budget), then forwards the signal to dockerd (stopgrace.py).
+"""
+
+from pathlib import Path
+
+from tests.e2e.test_reliability_stop import NESTED, nested_states, start_services, stop
+from tests.testing.engine import Dind, dind, docker
+from tests.testing.reliability import container_pid, container_state, rollup_kib, volume_path
+
+DEAF = ("deaf-a", "deaf-b", "deaf-c")
+# Memory the issue allows for what waits resident for the signal (docker-init is ~0.7 MB).
+# Counted as PSS: dash's RSS is mostly libc and ld.so pages that dockerd maps too (README).
+RESIDENT_LIMIT_KIB = 2048
+
+
+def start_deaf(daemon: Dind) -> None:
+    """Three nested PID 1s without a SIGTERM handler: the kernel ignores SIGTERM for them."""
+    for name in DEAF:
+        daemon.exec("docker", "run", "-d", "--name", name, NESTED, "sleep", "100000")
+
+
+def resident(name: str) -> dict[str, dict[str, int]]:
+    """comm -> {Rss, Pss} in kB of the DinD container's PID 1 and its child waiter (host /proc)."""
+    pid1 = container_pid(name)
+    pids = [pid1, *map(int, Path(f"/proc/{pid1}/task/{pid1}/children").read_text().split())]
+    found = {}
+    for pid in pids:
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        if comm != "containerd-shim":  # shims daemonize: re-parented to PID 1, not ours to count
+            found[comm] = {field: rollup_kib(pid, field) for field in ("Rss", "Pss")}
+    return found
+
+
+def states_after_restart(daemon: Dind) -> dict[str, str]:
+    """Start the stopped DinD container again; name -> State of every nested container."""
+    docker("start", daemon.name)
+    daemon.wait_ready()
+    lines = daemon.exec("docker", "ps", "-a", "--format", "{{.Names}} {{.State}}").stdout.split("\n")
+    return dict(line.split(" ", 1) for line in lines if line)
+
+
+def test_default_stop_exits_zero_with_deaf_nested_containers(image: str, busybox_tar: Path) -> None:
+    """A default `docker stop` should exit 0 (no SIGKILL) with three SIGTERM-deaf nested containers, all 'exited'."""
+    with dind(image) as daemon:
+        daemon.load_image(busybox_tar)
+        start_deaf(daemon)
+        start_services(daemon, ["svc"])
+        waiting = resident(daemon.name)
+        print(f"resident before the stop (kB): {waiting}")
+        assert set(waiting) == {"docker-init", "dash"}, waiting
+        assert sum(sizes["Pss"] for sizes in waiting.values()) <= RESIDENT_LIMIT_KIB, waiting
+        took = stop(daemon)
+        state, log = container_state(daemon.name), daemon.logs()
+        assert state["ExitCode"] == 0 and not state["OOMKilled"], f"took {took:.1f} s: {state}\n{log[-3000:]}"
+        assert took < 10, f"took {took:.1f} s: docker's 10 s ran out, the DinD container was SIGKILLed"
+        assert "stop grace: stopping 4 nested container(s) with a 6 s timeout" in log, log[-3000:]
+        assert "Daemon shutdown complete" in log, log[-3000:]
+        records = nested_states(volume_path(daemon.volume))
+        assert {name: s["ExitCode"] for name, s in records.items()} == {**dict.fromkeys(DEAF, 137), "svc": 0}
+        assert states_after_restart(daemon) == dict.fromkeys((*DEAF, "svc"), "exited")
+
+
+def test_default_stop_honours_a_longer_stop_timeout(image: str, busybox_tar: Path) -> None:
+    """With --stop-timeout 30 (and DOCKER_LAUNCH_STOP_TIMEOUT=30) a nested stop needing 12 s should end cleanly."""
+    budget = ["--stop-timeout", "30", "-e", "DOCKER_LAUNCH_STOP_TIMEOUT=30"]
+    with dind(image, run_options=budget) as daemon:
+        daemon.load_image(busybox_tar)
+        start_deaf(daemon)
+        # Clean but slow: the default 6 s grace would SIGKILL it (137); 26 s lets it exit 0.
+        daemon.exec("docker", "run", "-d", "--name", "slow", NESTED, "sh", "-c",
+                    "trap 'sleep 12; exit 0' TERM; sleep 100000 & wait")  # fmt: skip
+        took = stop(daemon)
+        state, log = container_state(daemon.name), daemon.logs()
+        assert state["ExitCode"] == 0, f"took {took:.1f} s: {state}\n{log[-3000:]}"
+        assert 12 < took < 30, f"took {took:.1f} s"
+        assert "stop grace: stopping 4 nested container(s) with a 26 s timeout" in log, log[-3000:]
+        records = nested_states(volume_path(daemon.volume))
+        assert {name: s["ExitCode"] for name, s in records.items()} == {**dict.fromkeys(DEAF, 137), "slow": 0}
+        assert states_after_restart(daemon) == dict.fromkeys((*DEAF, "slow"), "exited")
