@@ -226,7 +226,8 @@ def start_dockerd(options: args.LaunchOptions, env: dict[str, str]) -> NoReturn:
 
             log.debug(f"no {DOCKER_INIT} on PATH: the launcher stays resident to reap")
             sys.exit(reaper.supervise(argv, env))
-    log.debug(f"exec {' '.join(argv)}")
+    # One line per log entry: the waiter's script (stopgrace.WAITER_SCRIPT) is named, not shown.
+    log.debug("exec " + " ".join("<stop waiter script>" if "\n" in word else word for word in argv))
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(argv[0], argv, env)

@@ -1,7 +1,12 @@
-"""Logging for the launcher: one prefix, a debug switch, timed nested steps.
+"""Logging for the launcher: one prefix, a debug switch, timed nested steps, redaction.
 
 Kept to plain ``sys.stderr`` writes: importing ``logging`` costs several milliseconds
 at every start, and the launcher logs only a few dozen lines.
+
+Every line passes one redaction (``redact``) on its way out, whatever its level: the
+values of environment variables whose names hold KEY, TOKEN, PASSWORD or SECRET become
+``***`` wherever they appear (an argv in a debug line, an error quoting a path), and a
+PEM private-key block becomes ``[private key redacted]``. One place, so no step can forget.
 """
 
 from __future__ import annotations
@@ -18,6 +23,47 @@ if TYPE_CHECKING:
 PROG = "dockerlaunch"
 _TRUE = {"1", "true", "yes", "on"}
 _state = {"debug": os.environ.get("DOCKER_LAUNCH_DEBUG", "").lower() in _TRUE, "depth": 0}
+SECRET_NAME_WORDS = ("KEY", "TOKEN", "PASSWORD", "SECRET")
+REDACTED = "***"
+_PEM_BEGIN, _PEM_END, _PEM_TAIL = "-----BEGIN ", "-----END ", "-----"
+_secret_values: list[str] = []  # filled on first use: the environment the launcher was given
+
+
+def secret_values(environ: dict[str, str] | os._Environ[str] | None = None) -> list[str]:
+    """Values of the variables whose names hold a secret word, longest first."""
+    environ = os.environ if environ is None else environ
+    found = {value for name, value in environ.items() if value and any(w in name.upper() for w in SECRET_NAME_WORDS)}
+    return sorted(found, key=len, reverse=True)
+
+
+def _redact_pem(text: str) -> str:
+    """Replace every ``-----BEGIN ... PRIVATE KEY-----`` ... ``-----END ...-----`` block."""
+    start = text.find(_PEM_BEGIN)
+    while start != -1:
+        header_end = text.find(_PEM_TAIL, start + len(_PEM_BEGIN))
+        if header_end == -1:
+            break
+        if "PRIVATE KEY" not in text[start:header_end]:
+            start = text.find(_PEM_BEGIN, header_end)
+            continue
+        end = text.find(_PEM_END, header_end)
+        end = len(text) if end == -1 else text.find(_PEM_TAIL, end + len(_PEM_END))
+        end = len(text) if end == -1 else end + len(_PEM_TAIL)
+        text = text[:start] + "[private key redacted]" + text[end:]
+        start = text.find(_PEM_BEGIN, start)
+    return text
+
+
+def redact(message: str, secrets: list[str] | None = None) -> str:
+    """``message`` without secret values or private keys (see the module docstring)."""
+    if secrets is None:
+        if not _secret_values:
+            _secret_values.extend(secret_values() or [""])  # [""]: looked, found none
+        secrets = _secret_values
+    for value in secrets:
+        if value:
+            message = message.replace(value, REDACTED)
+    return _redact_pem(message) if _PEM_BEGIN in message else message
 
 
 def set_debug(enabled: bool) -> None:
@@ -30,7 +76,7 @@ def debug_enabled() -> bool:
 
 def _write(level: str, message: str) -> None:
     indent = "  " * int(_state["depth"])
-    sys.stderr.write(f"{PROG}: {level}: {indent}{message}\n")
+    sys.stderr.write(f"{PROG}: {level}: {indent}{redact(message)}\n")
     sys.stderr.flush()
 
 

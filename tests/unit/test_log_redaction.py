@@ -1,0 +1,38 @@
+"""The launcher's log never carries secret values or private keys."""
+
+import pytest
+
+from docker_from_scratch.launcher import log
+
+KEY = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBs3cr3tK3yMaterial\n-----END EC PRIVATE KEY-----"
+CERT = "-----BEGIN CERTIFICATE-----\nMIIBcertificate\n-----END CERTIFICATE-----"
+
+
+def test_redaction_secret_values_from_names_with_secret_words() -> None:
+    """Values of variables named with KEY, TOKEN, PASSWORD or SECRET (any case) should be found, others not."""
+    env = {"API_KEY": "k-value", "gh_token": "t-value", "DB_PASSWORD": "p-value", "MY_SECRET_X": "s-value",
+           "DOCKER_TLS_SAN": "DNS:visible", "EMPTY_TOKEN": ""}  # fmt: skip
+    assert sorted(log.secret_values(env)) == ["k-value", "p-value", "s-value", "t-value"]
+
+
+def test_redaction_replaces_every_occurrence_longest_first() -> None:
+    """Each secret should become *** wherever it appears, a longer one before its prefix."""
+    line = "exec dockerd --label a=hunter2xx --label b=hunter2"
+    assert log.redact(line, ["hunter2xx", "hunter2"]) == "exec dockerd --label a=*** --label b=***"
+
+
+def test_redaction_removes_private_key_blocks_but_keeps_certificates() -> None:
+    """A PEM private key should be replaced whole; a certificate is public and stays."""
+    redacted = log.redact(f"openssl said:\n{KEY}\nand\n{CERT}\nend", [])
+    assert "Material" not in redacted and "PRIVATE KEY" not in redacted
+    assert "[private key redacted]" in redacted and CERT in redacted and redacted.endswith("end")
+
+
+def test_redaction_applies_to_every_level(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """debug, info, warn and error lines should all be redacted on their way to stderr."""
+    monkeypatch.setattr(log, "_secret_values", ["s3cr3t"])
+    monkeypatch.setitem(log._state, "debug", True)
+    for write in (log.debug, log.info, log.warn, log.error):
+        write(f"value s3cr3t {KEY}")
+    err = capsys.readouterr().err
+    assert "s3cr3t" not in err and "Material" not in err and err.count("value *** [private key redacted]") == 4
