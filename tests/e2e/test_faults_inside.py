@@ -17,20 +17,26 @@ import time
 from pathlib import Path
 
 from tests.testing.engine import Dind, dind, docker
-from tests.testing.procs import children_of, sleep_until
+from tests.testing.procs import process_stats, sleep_until
 from tests.testing.reliability import container_pid, container_state
 
 NESTED = "dfs-test-busybox:latest"
 
 
-def descendant(pid: int, comm: str, depth: int = 4) -> int:
-    """The first descendant of ``pid`` named ``comm`` (0 when there is none)."""
-    level = [pid]
-    for _ in range(depth):
-        level = [child for parent in level for child in children_of(parent)]
-        for child in level:
-            if Path(f"/proc/{child}/comm").read_text().strip() == comm:
-                return child
+def descendant(pid: int, comm: str) -> int:
+    """The first descendant of ``pid`` named ``comm`` (0 when there is none).
+
+    By parent pid from /proc/PID/stat: a Go daemon forks from any of its threads, and
+    /proc/PID/task/PID/children lists only the children of the main one.
+    """
+    parents = {child: parent for child, _, _, parent in process_stats()}
+    names = {child: name for child, name, _, _ in process_stats()}
+    for child in sorted(parents):
+        ancestor = parents[child]
+        while ancestor > 1 and ancestor != pid:
+            ancestor = parents.get(ancestor, 0)
+        if ancestor == pid and names.get(child) == comm:
+            return child
     return 0
 
 

@@ -10,8 +10,10 @@ containers must stop on SIGTERM or carry a stop timeout of at most ~8 s; one tha
 ignores SIGTERM with the default 10 s needs `--stop-timeout 15` (or more) on the DinD
 container, exactly as docker:dind does.
 
-Both launcher modes: exec (dockerd is PID 1) and reap (docker-init is PID 1 and forwards
-SIGTERM to dockerd alone).
+Both launcher modes: exec (the stop waiter is PID 1) and reap (docker-init is PID 1 and
+forwards SIGTERM to the waiter alone). Since the clean stop became the default, the waiter
+first stops nested containers with a 6 s grace (tests/e2e/test_stop_default.py); what
+these tests check holds either way.
 """
 
 import json
