@@ -20,6 +20,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "check": ("docker_from_scratch.doctor.cmd_check", "test what Docker needs, here"),
     "initramfs": ("docker_from_scratch.builder.cmd_initramfs", "write the image as an initramfs, with Debian's kernel"),
     "vm": ("docker_from_scratch.builder.cmd_vm", "boot that initramfs under QEMU, the launcher as PID 1"),
+    "flags": ("docker_from_scratch.host", "print the docker run flags that start the image (--minimal: fewest)"),
     "readme-table": (
         "docker_from_scratch.doctor.cmd_readme",
         "print the README's requirement table from the table",

@@ -165,12 +165,13 @@ def dind(
     keep_volume: bool = False,
     wait: bool = True,
     data_root: str = "/var/lib/docker",
+    flags: Sequence[str] | None = None,
 ) -> Iterator[Dind]:
-    """Start our image as a DinD daemon (privileged flags, a named volume for its data root)."""
+    """Start our image as a DinD daemon (privileged flags unless ``flags``, a named volume for its data root)."""
     name = unique("dfs-test")
     volume = volume or unique("dfs-test-data")
     docker(
-        "run", "-d", "--name", name, *privileged_flags(),
+        "run", "-d", "--name", name, *(privileged_flags() if flags is None else flags),
         "-v", f"{volume}:{data_root}", *run_options, image, *args,
     )  # fmt: skip
     container = Dind(name, volume)

@@ -500,12 +500,14 @@ def test_preflight_default_container_stops_on_capabilities(monkeypatch: pytest.M
     /dev/null here, absent from the fixture), not the /sys and cgroups it repairs."""
     monkeypatch.setenv("PATH", "/usr/bin")
     hard, soft = preflight.preflight(root=DOCKER_DEFAULT)
-    assert [f.name for f in hard] == ["CAP_SYS_ADMIN", "CAP_NET_ADMIN", "/dev/null"]
+    assert [f.name for f in hard] == ["CAP_SYS_ADMIN", "CAP_NET_ADMIN", "writable /proc/sys", "/dev/null"]
     assert hard[0].message == (
         "CAP_SYS_ADMIN is required to mount file systems and create namespaces: "
         "CapEff 00000000a80425fb lacks CAP_SYS_ADMIN"
     )
-    assert hard[0].hint == "run the container with --privileged"
+    assert hard[0].hint == (
+        "run the container with --privileged, or --cap-add SYS_ADMIN (docker-from-scratch flags --minimal)"
+    )
     names = {f.name for f in soft}
     assert {"data root not on overlayfs", "CAP_SYS_MODULE", "iptables"} <= names
     assert "git" not in names  # optional rows never warn

@@ -561,6 +561,31 @@ def probe_userns_unshare(row: Requirement, root: str = "/") -> Result:
     return Result(False, detail, row.fix)
 
 
+# keyctl(2): KEYCTL_GET_KEYRING_ID of the session keyring, without creating one. Harmless,
+# and refused with EPERM exactly where a seccomp profile blocks the keyring calls runc makes.
+_SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}
+_KEYCTL_GET_KEYRING_ID, _KEY_SPEC_SESSION_KEYRING = 0, -3
+
+
+def probe_keyctl(row: Requirement, root: str = "/") -> Result:
+    """keyctl(2) is allowed: runc joins a fresh session keyring for every container.
+
+    A system call of this process, so ``root`` plays no part: a fixture root cannot say.
+    """
+    import ctypes
+    import errno
+
+    number = _SYS_KEYCTL.get(os.uname().machine)
+    if number is None:
+        return Result(True, f"not probed on {os.uname().machine}")
+    libc = ctypes.CDLL(None, use_errno=True)
+    result = libc.syscall(number, _KEYCTL_GET_KEYRING_ID, _KEY_SPEC_SESSION_KEYRING, 0)
+    error = ctypes.get_errno()
+    if result == -1 and error in (errno.EPERM, errno.EACCES):
+        return Result(False, f"keyctl(2) is refused ({errno.errorcode[error]}): a seccomp profile blocks it", row.fix)
+    return Result(True, "keyctl(2) allowed")
+
+
 PROBES: dict[str, Probe] = {
     "program": probe_program,
     "file": probe_file,
@@ -584,6 +609,7 @@ PROBES: dict[str, Probe] = {
     "subids": probe_subids,
     "userns-sysctl": probe_userns_sysctl,
     "userns-unshare": probe_userns_unshare,
+    "keyctl": probe_keyctl,
 }
 
 

@@ -385,13 +385,13 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "CAP_SYS_ADMIN", "privilege", "hard",
         why="mount file systems and create namespaces",
         probe="capability", target="CAP_SYS_ADMIN",
-        fix="run the container with --privileged",
+        fix="run the container with --privileged, or --cap-add SYS_ADMIN (docker-from-scratch flags --minimal)",
     ),
     Requirement(
         "CAP_NET_ADMIN", "privilege", "hard",
         why="create bridges, veth pairs and iptables rules",
         probe="capability", target="CAP_NET_ADMIN",
-        fix="run the container with --privileged",
+        fix="run the container with --privileged, or --cap-add NET_ADMIN (docker-from-scratch flags --minimal)",
     ),
     Requirement(
         "CAP_MKNOD", "privilege", "hard",
@@ -427,6 +427,22 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         probe="writable", target="/sys",
         fix="run the container with --privileged (dockerlaunch then remounts /sys read-write)",
         fixed_by_launcher=True,
+    ),
+    Requirement(
+        "keyctl", "privilege", "hard",
+        # Docker's default seccomp profile refuses keyctl(2): runc then fails every nested
+        # start with "unable to join session keyring" (measured without seccomp=unconfined).
+        why="let runc give each container its own session keyring",
+        probe="keyctl",
+        fix="run the container with --privileged, or --security-opt seccomp=unconfined",
+    ),
+    Requirement(
+        "writable /proc/sys", "privilege", "hard",
+        # Docker binds /proc/sys read-only: dockerd then fails every nested start with
+        # "failed to disable IPv6 on container's interface" (measured without systempaths).
+        why="let dockerd set each container's network sysctls (IPv6 off on IPv4 networks)",
+        probe="writable", target="/proc/sys",
+        fix="run the container with --privileged, or --security-opt systempaths=unconfined",
     ),
     Requirement(
         "/dev/null", "privilege", "hard",

@@ -1,0 +1,71 @@
+"""`docker-from-scratch flags --minimal`: the image runs nested containers and builds under
+the smallest flag set, and each flag of the set is needed: without it the pre-flight
+refuses in one line, naming what is missing and the flag that fixes it, in under a second."""
+
+import json
+import subprocess
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from docker_from_scratch.host import MINIMAL_FLAGS, minimal_flags
+from tests.testing.engine import dind, docker, unique
+from tests.testing.reliability import REPO
+
+NESTED = "dfs-test-busybox:latest"
+# flag removed -> words the pre-flight's one error line must carry (what is missing, the fix).
+REFUSALS = {
+    "SYS_ADMIN": ("CAP_SYS_ADMIN", "--cap-add SYS_ADMIN"),
+    "NET_ADMIN": ("CAP_NET_ADMIN", "--cap-add NET_ADMIN"),
+    "seccomp=unconfined": ("keyctl", "--security-opt seccomp=unconfined"),
+    "systempaths=unconfined": ("/proc/sys", "--security-opt systempaths=unconfined"),
+}
+
+
+def test_flags_verb_prints_the_minimal_set() -> None:
+    """`docker-from-scratch flags --minimal` should print the set the tests start the image with."""
+    out = subprocess.run([REPO / ".venv/bin/docker-from-scratch", "flags", "--minimal"], capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    assert out.split() == list(minimal_flags())
+
+
+def test_flags_minimal_runs_nested_containers_and_builds(image: str, busybox_tar: Path) -> None:
+    """Under the minimal flags a nested docker run and a nested build should work."""
+    with dind(image, flags=minimal_flags()) as daemon:
+        daemon.load_image(busybox_tar)
+        assert daemon.exec("docker", "run", "--rm", NESTED, "echo", "nested").stdout.strip() == "nested"
+        dockerfile = f"FROM {NESTED}\nRUN echo built > /built\n".encode()
+        daemon.exec("docker", "build", "-q", "-t", "dfs-minimal-build", "-", input=dockerfile)
+        assert daemon.exec("docker", "run", "--rm", "dfs-minimal-build", "cat", "/built").stdout.strip() == "built"
+
+
+def _seconds(stamp: str) -> float:
+    """docker's RFC 3339 time with nanoseconds, as seconds since the epoch."""
+    whole, _, fraction = stamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(whole + "+00:00").timestamp() + float(f"0.{fraction or 0}")
+
+
+@pytest.mark.parametrize("removed", [pair[1] for pair, _ in MINIMAL_FLAGS])
+def test_flags_minimal_each_flag_is_needed(image: str, removed: str) -> None:
+    """Without one flag of the set the pre-flight should refuse in one line naming it, exit 1, under 1 s."""
+    flags = [word for pair, _ in MINIMAL_FLAGS if pair[1] != removed for word in pair]
+    name = unique("dfs-test-minus")
+    try:
+        docker("run", "-d", "--name", name, *flags, image)
+        deadline = time.monotonic() + 60
+        while docker("inspect", "-f", "{{.State.Running}}", name).stdout.strip() == "true":
+            assert time.monotonic() < deadline, f"still running without {removed}"
+            time.sleep(0.2)
+        state = json.loads(docker("inspect", "-f", "{{json .State}}", name).stdout)
+        logs = docker("logs", name, check=False)
+        errors = [line for line in logs.stderr.splitlines() if line.startswith("dockerlaunch: error:")]
+        assert state["ExitCode"] == 1 and len(errors) == 1, f"{state}\n{logs.stderr}"
+        for word in REFUSALS[removed]:
+            assert word in errors[0], errors[0]
+        took = _seconds(state["FinishedAt"]) - _seconds(state["StartedAt"])
+        print(f"without {removed}: refused in {took:.2f} s: {errors[0]}")
+        assert took < 1.0, took
+    finally:
+        docker("rm", "-f", "-v", name, check=False)
