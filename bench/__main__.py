@@ -38,6 +38,7 @@ FIGURES = {
     "pods": ("bench.fig_pods", "ten standalone Kubernetes pods at once (emulated): start-up and memory per pod"),
     "rootless": ("bench.fig_rootless", "the rootless variant's size and start against the rootful image's"),
     "bare-kernel": ("bench.fig_bare_kernel", "kernel exec of /init to dockerd answering, under QEMU TCG"),
+    "load": ("bench.fig_load", "ten DinD containers at once, 20 nested runs + 1 build each, against exec mode"),
 }
 
 
