@@ -9,6 +9,7 @@ from docker_from_scratch.launcher import stopgrace
 from docker_from_scratch.launcher.args import parse
 from docker_from_scratch.launcher.errors import UsageError
 
+
 def test_stopgrace_pre_stop_grace_defaults_to_docker_stop() -> None:
     """Without a number the hook should give each nested container docker stop's 10 s."""
     assert stopgrace.pre_stop_grace([]) == 10
