@@ -83,3 +83,10 @@ def test_stop_grace_waiter_argv_quotes_the_stop_command() -> None:
     argv = stopgrace.waiter_argv("/usr/bin/dash", 6, "/run/it's.sock", ["/usr/bin/dockerd", "--debug"])
     assert argv[:2] == ["/usr/bin/dash", "-c"] and argv[-2:] == ["/usr/bin/dockerd", "--debug"]
     assert "DOCKER_HOST='unix:///run/it'\"'\"'s.sock' " in argv[2] and "'--stop-nested' '6'" in argv[2]
+
+
+def test_stop_grace_asked_only_when_the_user_sets_it(dockerd_path: dict[str, str]) -> None:
+    """The derived default should not count as asked for (the rootless path warns only then)."""
+    assert parse(["dockerd"], dockerd_path).stop_grace_asked is False
+    assert parse(["--stop-grace", "3", "dockerd"], dockerd_path).stop_grace_asked is True
+    assert parse(["dockerd"], {**dockerd_path, "DOCKER_LAUNCH_STOP_TIMEOUT": "30"}).stop_grace_asked is True

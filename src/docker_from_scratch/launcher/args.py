@@ -58,6 +58,7 @@ class LaunchOptions:
         # Seconds nested containers get on SIGTERM before dockerd stops (None: off, dockerd
         # decides); by default derived from the DinD container's stop budget (stopgrace.py).
         self.stop_grace: int | None = None
+        self.stop_grace_asked = False  # set by the user (grace or budget), not the default
         self.data_root = DATA_ROOT
         self.config_file: str | None = None
         self.bridge: str | None = None
@@ -380,6 +381,7 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> LaunchOptions:
     nofile = found["nofile"]
     options.nofile = nofile if isinstance(nofile, int) else DEFAULT_NOFILE
     options.stop_grace = resolve_stop_grace(found["stop_grace"], found["stop_timeout"])
+    options.stop_grace_asked = isinstance(found["stop_grace"], int) or found["stop_timeout"] is not None
     setting = found["mtu"]
     options.mtu_setting = setting if isinstance(setting, (str, int)) else "auto"
     from docker_from_scratch.launcher import dind

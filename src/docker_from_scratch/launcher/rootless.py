@@ -241,7 +241,7 @@ def launch(options: LaunchOptions) -> NoReturn:
     if certificates is not None:
         with log.step(f"TLS certificates in {options.tls_certdir}"):
             certificates.join()
-    if options.stop_grace is not None:
+    if options.stop_grace is not None and options.stop_grace_asked:  # the default clean stop is rootful only
         log.warn("--stop-grace is ignored rootless: docker-init forwards SIGTERM to rootlesskit")
     kit = rootlesskit_argv(options, env, net, mtu, port_driver)
     found = find_program("rootlesskit", env["PATH"])
