@@ -45,26 +45,28 @@ STOP_NESTED = "--stop-nested"
 WAITER = "dash"
 
 # The waiter (POSIX sh). The traps come first, so that no signal can find the waiter with
-# its default action (which would end it and leave dockerd to the PID namespace's end);
-# a stop asked before dockerd started is passed on as soon as it has. dockerd runs as its
-# background child; every trap sets `interrupted` so that a wait cut short by a signal is
-# waited again: dash keeps the child's status, so a second wait returns the real exit
+# its default action (which would end it and leave dockerd to the PID namespace's end). A
+# signal is forwarded to $! (set the moment dockerd is forked, before any trap can run),
+# or kept until then. Every trap sets `interrupted` so that a wait cut short by a signal
+# is waited again: dash keeps the child's status, so a second wait returns the real exit
 # status even when the child ended during the trap. TERM and INT run the stop logic once,
 # then go on to dockerd; HUP (reload), USR1 (stack dump) and the rest are passed on at once.
 WAITER_SCRIPT = """\
-pid= stopping=
+pending=
+forward() {
+  if [ -n "$!" ]; then kill -"$1" "$!" 2>/dev/null; else pending="$pending $1"; fi
+}
 stop() {
   trap 'interrupted=1' TERM INT
-  stopping=$1
   STOP_COMMAND
-  [ -z "$pid" ] || kill -"$1" "$pid" 2>/dev/null
+  forward "$1"
 }
 trap 'interrupted=1; stop TERM' TERM
 trap 'interrupted=1; stop INT' INT
-for sig in HUP QUIT USR1 USR2; do trap "interrupted=1; [ -z \\"\\$pid\\" ] || kill -$sig \\$pid 2>/dev/null" "$sig"; done
+for s in HUP QUIT USR1 USR2; do trap "interrupted=1; forward $s" "$s"; done
 "$@" &
 pid=$!
-[ -z "$stopping" ] || kill -"$stopping" "$pid" 2>/dev/null
+for s in $pending; do kill -"$s" "$pid" 2>/dev/null; done
 while :; do
   interrupted=
   wait "$pid"
