@@ -1,5 +1,5 @@
 """Secrets: `--debug` logs carry no secret values and no private key, and the certificate
-directory and key files keep their modes across restarts."""
+directory and key files keep their modes across restarts. The launcher's work, not the engine's: the default suite's image only."""
 
 import json
 
@@ -35,11 +35,11 @@ def key_lines(daemon: Dind) -> list[str]:
     return lines
 
 
-def test_secrets_debug_log_has_no_secret_values_or_keys(image: str) -> None:
+def test_secrets_debug_log_has_no_secret_values_or_keys(default_image: str) -> None:
     """With --debug, the launcher's log should show *** for secret values and no line of any private key."""
     environment = [word for name, value in SECRETS.items() for word in ("-e", f"{name}={value}")]
     args = ["--label", f"token={SECRETS['REGISTRY_TOKEN']}", "--label", f"pw={SECRETS['DB_PASSWORD']}"]
-    with dind(image, *args, run_options=["-e", "DOCKER_LAUNCH_DEBUG=true", *environment]) as daemon:
+    with dind(default_image, *args, run_options=["-e", "DOCKER_LAUNCH_DEBUG=true", *environment]) as daemon:
         log = daemon.logs()
         ours = [line for line in log.splitlines() if line.startswith("dockerlaunch:")]
         assert any(line.startswith("dockerlaunch: debug: exec ") for line in ours), log[-3000:]
@@ -52,9 +52,9 @@ def test_secrets_debug_log_has_no_secret_values_or_keys(image: str) -> None:
         assert "PRIVATE KEY" not in log
 
 
-def test_secrets_certificate_modes_kept_across_restarts(image: str) -> None:
+def test_secrets_certificate_modes_kept_across_restarts(default_image: str) -> None:
     """Key files should be 0600 (client 0644, as docker:dind) and every mode, a user's 0700 too, survive restarts."""
-    with dind(image) as daemon:
+    with dind(default_image) as daemon:
         first = modes(daemon)
         assert (first["/certs/ca/key.pem"], first["/certs/server/key.pem"]) == ("0o600", "0o600"), first
         assert first["/certs/client/key.pem"] == "0o644", first  # docker:dind's, for clients sharing the volume

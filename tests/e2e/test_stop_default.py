@@ -65,10 +65,11 @@ def test_default_stop_exits_zero_with_deaf_nested_containers(image: str, busybox
         assert states_after_restart(daemon) == dict.fromkeys((*DEAF, "svc"), "exited")
 
 
-def test_default_stop_honours_a_longer_stop_timeout(image: str, busybox_tar: Path) -> None:
+def test_default_stop_honours_a_longer_stop_timeout(default_image: str, busybox_tar: Path) -> None:
     """With --stop-timeout 30 (and DOCKER_LAUNCH_STOP_TIMEOUT=30) a nested stop needing 12 s should end cleanly."""
     budget = ["--stop-timeout", "30", "-e", "DOCKER_LAUNCH_STOP_TIMEOUT=30"]
-    with dind(image, run_options=budget) as daemon:
+    # The grace follows the budget in the launcher alone: one suite (it takes ~30 s).
+    with dind(default_image, run_options=budget) as daemon:
         daemon.load_image(busybox_tar)
         start_deaf(daemon)
         # Clean but slow: the default 6 s grace would SIGKILL it (137); 26 s lets it exit 0.
