@@ -1,5 +1,6 @@
 """Secrets: `--debug` logs carry no secret values and no private key, and the certificate
-directory and key files keep their modes across restarts. The launcher's work, not the engine's: the default suite's image only."""
+directory and key files keep their modes across restarts. The launcher's work, not the
+engine's: the default suite's image only."""
 
 import json
 
