@@ -3,6 +3,8 @@
 The VM has no network and no registry, so the image it runs comes in the initramfs as a
 `docker save` archive (manifest.json, the config, one layer tar), which PID 1 loads
 into dockerd at boot. Written here from Debian's static busybox: no host engine needed.
+For another architecture the busybox comes from that architecture's busybox-static .deb
+of the suite, fetched with the builder's private apt configuration (no registry).
 """
 
 import hashlib
@@ -20,12 +22,25 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def write_busybox_archive(path: Path, tag: str = BUSYBOX_TAG) -> Path:
-    """A `docker save` archive of a one-layer busybox image tagged ``tag``."""
-    layer = busybox_rootfs_tar()
+def foreign_busybox(arch: str, suite: str = "trixie") -> Path:
+    """/bin/busybox of the suite's busybox-static for ``arch``, unpacked (never installed)."""
+    from docker_from_scratch.builder import apt, debs
+
+    cache_dir = apt.default_cache_dir()
+    repo = apt.AptRepo(suite, arch, cache_dir=cache_dir)
+    deb = repo.download(repo.resolve(["busybox-static"]))["busybox-static"]
+    for entry in debs.unpack(deb, cache_dir):
+        if entry.path in ("/bin/busybox", "/usr/bin/busybox") and entry.source is not None:
+            return entry.source
+    raise AssertionError(f"{deb.name} has no busybox binary")
+
+
+def write_busybox_archive(path: Path, tag: str = BUSYBOX_TAG, arch: str = "amd64") -> Path:
+    """A `docker save` archive of a one-layer busybox image for ``arch``, tagged ``tag``."""
+    layer = busybox_rootfs_tar() if arch == "amd64" else busybox_rootfs_tar(busybox=foreign_busybox(arch))
     diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
     config = json.dumps({
-        "architecture": "amd64",
+        "architecture": arch,
         "os": "linux",
         "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"]},
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},

@@ -59,7 +59,9 @@ def image_suite(tag: str) -> str:
 ROOT_PASSWD = b"root:x:0:0:root:/root:/bin/sh\n"
 
 
-def busybox_rootfs_tar(passwd: bytes = ROOT_PASSWD, files: dict[str, bytes] | None = None) -> bytes:
+def busybox_rootfs_tar(
+    passwd: bytes = ROOT_PASSWD, files: dict[str, bytes] | None = None, busybox: Path = BUSYBOX
+) -> bytes:
     """A root file system of Debian's static busybox and its applet links, as a tar.
 
     Only /bin, /tmp and /etc: no /usr, /lib or /lib64 (a base that is not merged-/usr).
@@ -73,7 +75,7 @@ def busybox_rootfs_tar(passwd: bytes = ROOT_PASSWD, files: dict[str, bytes] | No
             info = tarfile.TarInfo(directory)
             info.type, info.mode = tarfile.DIRTYPE, 0o1777 if directory == "tmp" else 0o755
             tar.addfile(info)
-        tar.add(BUSYBOX, arcname="bin/busybox")
+        tar.add(busybox, arcname="bin/busybox")
         for applet in BUSYBOX_APPLETS:
             info = tarfile.TarInfo(f"bin/{applet}")
             info.type, info.linkname = tarfile.SYMTYPE, "busybox"

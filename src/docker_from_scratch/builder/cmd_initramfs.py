@@ -12,10 +12,12 @@ import time
 from pathlib import Path
 
 from docker_from_scratch.builder import apt, initramfs, kernel
+from docker_from_scratch.builder.elf import ARCHES
 from docker_from_scratch.builder.errors import BuildError
 
 CPIO_NAME = "initramfs.cpio"
 KERNEL_NAME = "vmlinuz"
+ARCH_NAME = "arch"  # the Debian architecture, for `vm`
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="directory for vmlinuz and initramfs.cpio (default: out/bare-kernel)",
     )
     parser.add_argument("--suite", default="trixie", help="Debian suite of the kernel (default: trixie)")
-    parser.add_argument("--arch", default="amd64", help="Debian architecture (default: amd64)")
+    parser.add_argument("--arch", choices=sorted(ARCHES), default="amd64",
+                        help="Debian architecture of the kernel and the image's files (default: amd64)")
     parser.add_argument(
         "--module",
         action="append",
@@ -92,6 +95,7 @@ def build_initramfs(
     vmlinuz = output / KERNEL_NAME
     shutil.copyfile(found.vmlinuz, vmlinuz)
     (output / "kernel-version").write_text(found.version + "\n")
+    (output / ARCH_NAME).write_text(arch + "\n")
     return vmlinuz, cpio
 
 
@@ -103,5 +107,5 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     print(f"{vmlinuz} ({vmlinuz.stat().st_size / 1e6:.1f} MB)")
     print(f"{cpio} ({cpio.stat().st_size / 1e6:.1f} MB, written in {time.monotonic() - started:.1f} s)")
-    print(f"boot it: docker-from-scratch vm {args.output}")
+    print(f"boot it: docker-from-scratch vm {args.output}" + (" --poweroff --run CMD" if args.arch != "amd64" else ""))
     return 0

@@ -1,4 +1,4 @@
-"""Boot a kernel and initramfs under qemu-system-x86_64, console on serial, always cleaned up.
+"""Boot a kernel and initramfs under QEMU (x86_64 or aarch64), console on serial, always cleaned up.
 
 Acceleration: KVM when its vendor module is kvm_intel or kvm_amd and /dev/kvm opens;
 otherwise TCG. Measured on these machines: /dev/kvm exists but belongs to kvm_pvm, which
@@ -9,6 +9,13 @@ The VM has no network (``-nic none``): the tests' network rule allows no traffic
 the machine, and the guest needs none (images come in the initramfs). The host talks to
 the guest through the serial console (read) and QMP on a unix socket (power button:
 Ctrl-Alt-Del, which the guest's PID 1 turns into a clean power-off).
+
+arm64 runs under qemu-system-aarch64 (Debian's qemu-system-arm), always TCG on this x86
+host, on ``-machine virt`` with a Cortex-A57: under TCG ``-cpu max`` emulates pointer
+authentication in software (QEMU's docs on pauth-impdef), which costs far more than it
+brings a test VM. Its console is the PL011 UART, ``ttyAMA0``. ``virt`` has no keyboard, so
+there are no Ctrl-Alt-Del keys to press: an arm64 VM powers itself off (``--poweroff``) or
+is stopped.
 """
 
 import json
@@ -29,8 +36,35 @@ from typing import Any, TextIO
 
 from docker_from_scratch.builder.errors import BuildError
 
-QEMU = "qemu-system-x86_64"
 KVM_VENDOR_MODULES = ("kvm_intel", "kvm_amd")
+
+
+@dataclass(frozen=True)
+class Machine:
+    """How QEMU emulates one Debian architecture."""
+
+    qemu: str  # the emulator binary
+    package: str  # the Debian package that ships it
+    console: str  # the kernel's name for the serial port on stdio
+    args: tuple[str, ...]  # machine and devices
+    tcg_cpu: str
+    host_arch: str  # the platform.machine() where KVM could run it
+    keyboard: bool  # whether QMP send-key reaches the guest (Ctrl-Alt-Del)
+
+
+MACHINES = {
+    "amd64": Machine("qemu-system-x86_64", "qemu-system-x86", "ttyS0", ("-vga", "none"), "max", "x86_64", True),
+    "arm64": Machine("qemu-system-aarch64", "qemu-system-arm", "ttyAMA0", ("-machine", "virt"), "cortex-a57",
+                     "aarch64", False),
+}  # fmt: skip
+QEMU = MACHINES["amd64"].qemu
+
+
+def machine(arch: str) -> Machine:
+    try:
+        return MACHINES[arch]
+    except KeyError:
+        raise BuildError(f"no QEMU machine known for {arch}", hint=f"use one of {', '.join(MACHINES)}") from None
 
 
 def kvm_usable(sys_module: Path = Path("/sys/module"), device: str = "/dev/kvm") -> bool:
@@ -40,10 +74,13 @@ def kvm_usable(sys_module: Path = Path("/sys/module"), device: str = "/dev/kvm")
     return os.access(device, os.R_OK | os.W_OK)
 
 
-def choose_accel(wanted: str = "auto") -> str:
+def choose_accel(wanted: str = "auto", arch: str = "amd64") -> str:
     """``kvm`` or ``tcg``; ``auto`` takes KVM only where :func:`kvm_usable` says it works."""
     if wanted == "auto":
-        return "kvm" if kvm_usable() else "tcg"
+        import platform
+
+        native = platform.machine() == machine(arch).host_arch
+        return "kvm" if native and kvm_usable() else "tcg"
     if wanted not in ("kvm", "tcg"):
         raise BuildError(f"unknown accelerator {wanted!r}", hint="use auto, kvm or tcg")
     return wanted
@@ -60,23 +97,25 @@ class VmConfig:
     cpus: int = 1
     disk: Path | None = None
     accel: str = "auto"
+    arch: str = "amd64"
     extra_args: list[str] = field(default_factory=list)
 
 
 def qemu_argv(config: VmConfig, qmp_socket: Path) -> list[str]:
     """The qemu command line for ``config`` (serial console on stdio, QMP on a socket)."""
-    accel = choose_accel(config.accel)
+    emulated = machine(config.arch)
+    accel = choose_accel(config.accel, config.arch)
     argv = [
-        QEMU,
+        emulated.qemu,
+        *emulated.args,
         "-accel", accel,
-        "-cpu", "host" if accel == "kvm" else "max",
+        "-cpu", "host" if accel == "kvm" else emulated.tcg_cpu,
         "-m", str(config.memory_mb),
         "-smp", str(config.cpus),
         "-kernel", os.fspath(config.kernel),
         "-initrd", os.fspath(config.initrd),
         "-append", config.cmdline,
         "-display", "none",
-        "-vga", "none",
         "-serial", "stdio",
         "-monitor", "none",
         "-qmp", f"unix:{qmp_socket},server=on,wait=off",
@@ -143,8 +182,11 @@ class Qmp:
 class Vm:
     """A running qemu: its console lines (with host timestamps) and a power button."""
 
-    def __init__(self, process: subprocess.Popen[bytes], qmp_socket: Path, echo: TextIO | None) -> None:
+    def __init__(
+        self, process: subprocess.Popen[bytes], qmp_socket: Path, echo: TextIO | None, keyboard: bool = True
+    ) -> None:
         self.process = process
+        self.keyboard = keyboard
         self.qmp_socket = qmp_socket
         self.started = time.monotonic()
         self.lines: list[tuple[float, str]] = []  # (seconds since qemu started, line)
@@ -191,6 +233,8 @@ class Vm:
 
     def press_ctrl_alt_delete(self) -> None:
         """The PC's reboot keys; the guest's PID 1 asks the kernel for SIGINT instead."""
+        if not self.keyboard:
+            raise BuildError("this machine has no keyboard for Ctrl-Alt-Del", hint="boot it with --poweroff")
         qmp = Qmp(self.qmp_socket)
         try:
             keys = [{"type": "qcode", "data": key} for key in ("ctrl", "alt", "delete")]
@@ -233,8 +277,10 @@ def running_vm(
     config: VmConfig, *, echo: TextIO | None = None, on_start: Callable[[list[str]], None] | None = None
 ) -> Iterator[Vm]:
     """Start qemu for ``config``; on leaving, stop it (SIGTERM, then SIGKILL) if still running."""
-    if shutil.which(QEMU) is None:
-        raise BuildError(f"{QEMU} is missing", hint="apt-get install --no-install-recommends qemu-system-x86")
+    emulated = machine(config.arch)
+    if shutil.which(emulated.qemu) is None:
+        hint = f"apt-get install --no-install-recommends {emulated.package}"
+        raise BuildError(f"{emulated.qemu} is missing", hint=hint)
     with tempfile.TemporaryDirectory(prefix="dfs-vm-") as tmp:
         qmp_socket = Path(tmp) / "qmp.sock"
         argv = qemu_argv(config, qmp_socket)
@@ -246,7 +292,7 @@ def running_vm(
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    start_new_session=True, preexec_fn=_die_with_parent)  # fmt: skip
         try:
-            yield Vm(process, qmp_socket, echo)
+            yield Vm(process, qmp_socket, echo, keyboard=emulated.keyboard)
         finally:
             _stop(process)
             if process.stdout is not None:
