@@ -17,6 +17,7 @@ from docker_from_scratch.parser import PROG, OneLineParser, die
 VERBS: dict[str, tuple[str, str]] = {
     "build": ("docker_from_scratch.builder.cmd_build", "build the image tarball (and --load it)"),
     "export": ("docker_from_scratch.builder.cmd_export", "write the image's files as a tarball"),
+    "push": ("docker_from_scratch.builder.cmd_push", "push a built archive (multi-platform too) with skopeo"),
     "check": ("docker_from_scratch.doctor.cmd_check", "test what Docker needs, here"),
     "initramfs": ("docker_from_scratch.builder.cmd_initramfs", "write the image as an initramfs, with Debian's kernel"),
     "vm": ("docker_from_scratch.builder.cmd_vm", "boot that initramfs under QEMU, the launcher as PID 1"),

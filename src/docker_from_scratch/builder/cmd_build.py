@@ -1,17 +1,22 @@
-"""``docker-from-scratch build``: write the image tarball and its size report."""
+"""``docker-from-scratch build``: write the image tarball and its size report.
+
+With several ``--arch``: one archive per architecture, then one multi-platform OCI
+archive (an image index over them, :mod:`multiarch`) that ``push`` sends to a registry.
+"""
 
 import argparse
 import sys
 from pathlib import Path
 
 from docker_from_scratch.builder import report
-from docker_from_scratch.builder.build import DEFAULT_TAG, build_image
+from docker_from_scratch.builder.build import DEFAULT_TAG, build_image, image_name
+from docker_from_scratch.builder.errors import BuildError
 from docker_from_scratch.builder.image import docker_load
 from docker_from_scratch.builder.options import add_common_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_common_arguments(parser)
+    add_common_arguments(parser, multi_arch=True)
     parser.add_argument(
         "-o",
         "--output",
@@ -31,8 +36,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    arches = list(dict.fromkeys(args.arch or ["amd64"]))
+    if len(arches) > 1 and args.load:
+        raise BuildError(
+            "--load takes one --arch: docker load keeps one platform per tag",
+            hint="push the multi-platform archive (docker-from-scratch push) or build one --arch",
+        )
+    archives = [build_one(args, arch) for arch in arches]
+    if len(arches) > 1:
+        from docker_from_scratch.builder import multiarch
+
+        name = image_name(args.suite, "-".join(arches), args.slim, args.rootless, args.plugins)
+        result = multiarch.write_index_archive(archives, args.tag, args.output / f"{name}.oci.tar")
+        print(f"multi-platform image: {result.path} ({', '.join(result.platforms)})")
+        print(f"index: {result.index_digest}")
+    sys.stdout.flush()
+    return 0
+
+
+def build_one(args: argparse.Namespace, arch: str) -> Path:
+    """One architecture's archive and report, as a single-arch build writes them."""
     result = build_image(
-        args.suite, args.arch, args.slim, args.output,
+        args.suite, arch, args.slim, args.output,
         tag=args.tag, cache_dir=args.cache_dir, mirror=args.mirror, rootless=args.rootless,
         allow_expired=args.allow_expired_release, plugins=args.plugins,
     )  # fmt: skip
@@ -43,5 +68,4 @@ def run(args: argparse.Namespace) -> int:
     print(f"built in {result.seconds:.1f} s")
     if args.load:
         print(docker_load(result.archive))
-    sys.stdout.flush()
-    return 0
+    return result.archive

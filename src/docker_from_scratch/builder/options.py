@@ -22,19 +22,35 @@ def plugin_list(text: str) -> tuple[str, ...]:
     return names
 
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+def arch_list(value: str) -> list[str]:
+    """``amd64,arm64`` -> [amd64, arm64], each a known architecture."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ARCHES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"{value!r}: use {', '.join(sorted(ARCHES))}, comma-separated")
+    return names
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, *, multi_arch: bool = False) -> None:
     parser.add_argument(
         "--suite",
         choices=SUITES,
         default=DEFAULT_SUITE,
         help=f"Debian suite the engine, tools and Python come from (default: {DEFAULT_SUITE})",
     )
-    parser.add_argument(
-        "--arch",
-        choices=sorted(ARCHES),
-        default="amd64",
-        help="architecture of the image (default: amd64)",
-    )
+    if multi_arch:
+        parser.add_argument(
+            "--arch", type=arch_list, action="extend", metavar="ARCH[,ARCH]",
+            help=f"architectures ({', '.join(sorted(ARCHES))}; repeatable or comma-separated): "
+            "more than one also writes one OCI image index over them (default: amd64)",
+        )  # fmt: skip
+    else:
+        parser.add_argument(
+            "--arch",
+            choices=sorted(ARCHES),
+            default="amd64",
+            help="architecture of the image (default: amd64)",
+        )
     parser.add_argument(
         "--slim",
         action="store_true",
