@@ -26,6 +26,7 @@ import pytest
 
 from docker_from_scratch.builder.options import DEFAULT_SUITE
 from tests.testing.engine import EXPIRED_SUITES, ensure_busybox_image, image_exists, save_image
+from tests.testing.multiarch import MultiBuild, run_multi_build
 
 ROOT = Path(__file__).resolve().parents[2]
 # One tag per checkout: two checkouts testing side by side on one host engine must not
@@ -101,3 +102,9 @@ def busybox(engine: None) -> str:
 def busybox_tar(busybox: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The busybox image saved as a tar, to `docker load` into nested daemons."""
     return save_image(busybox, tmp_path_factory.mktemp("images") / "busybox.tar")
+
+
+@pytest.fixture(scope="session")
+def multiarch() -> MultiBuild:
+    """Our image for amd64 and arm64 plus their OCI image index, built once a session."""
+    return run_multi_build(ROOT / "out" / "test-multiarch")
