@@ -37,7 +37,7 @@ FIGURES = {
     "nested": ("bench.fig_nested", "nested docker run --rm IMAGE true against the host engine"),
     "pods": ("bench.fig_pods", "ten standalone Kubernetes pods at once (emulated): start-up and memory per pod"),
     "rootless": ("bench.fig_rootless", "the rootless variant's size and start against the rootful image's"),
-    "bare-kernel": ("bench.fig_bare_kernel", "kernel exec of /init to dockerd answering, under QEMU TCG"),
+    "bare-kernel": ("bench.fig_bare_kernel", "/init to dockerd answering, amd64 and arm64 under QEMU TCG"),
     "load": ("bench.fig_load", "ten DinD containers at once, 20 nested runs + 1 build each, against exec mode"),
 }
 

@@ -5,6 +5,8 @@
 own, from PID 1's lines ("system prepared ... s after the kernel ran /init", "ready:
 dockerd answers ..., X s after the kernel ran /init (uptime Y s)"). KVM does not boot
 Debian's kernel on these machines, so this is TCG: one run, about a minute of one core.
+arm64 boots the same way under qemu-system-aarch64 (``initramfs --arch arm64``), next
+to amd64 in the same run.
 """
 
 from __future__ import annotations
@@ -51,42 +53,68 @@ def boot_once(directory: str, log_path: str) -> str:
         return log.read()
 
 
-def measure(session: Session) -> Results:
-    directory = session.work / "bare-kernel"
-    session.log("bare-kernel: docker-from-scratch initramfs (the image's files, kernel, modules)")
+ARCHES = ("amd64", "arm64")
+
+
+def boot_arch(session: Session, arch: str) -> tuple[str, float, float]:
+    """Make the initramfs for ``arch`` and boot it once: (console, initramfs seconds, VM wall seconds)."""
+    directory = session.work / f"bare-kernel-{arch}"
+    session.log(f"bare-kernel: docker-from-scratch initramfs --arch {arch} (the image's files, kernel, modules)")
     started = time.monotonic()
-    result = subprocess.run([os.fspath(CLI), "initramfs", "-o", os.fspath(directory)],
+    result = subprocess.run([os.fspath(CLI), "initramfs", "--arch", arch, "-o", os.fspath(directory)],
                             capture_output=True, text=True, check=False)  # fmt: skip
     if result.returncode != 0:
         raise BenchError(f"docker-from-scratch initramfs failed: {(result.stderr.strip().splitlines() or [''])[-1]}")
     initramfs_s = time.monotonic() - started
-    session.log("bare-kernel: booting under QEMU until dockerd answers, then power-off")
+    session.log(f"bare-kernel: booting {arch} under QEMU until dockerd answers, then power-off")
     started = time.monotonic()
-    console = boot_once(os.fspath(directory), os.fspath(session.work / "bare-kernel-console.log"))
-    wall_s = time.monotonic() - started
-    ready, prepared = READY.search(console), PREPARED.search(console)
-    if ready is None:
-        tail = " / ".join(console.strip().splitlines()[-3:])
-        raise BenchError(f"no '{READY_MESSAGE}' line on the VM's console: {tail}")
-    after_init, uptime = float(ready.group(1)), float(ready.group(2))
-    own = dockerd_own_start(console)
-    figure = Figure(
-        key="bare-kernel.ready",
-        title="Bare kernel (QEMU TCG, 1 vCPU): kernel's exec of /init to dockerd answering",
-        unit="s",
-        runs=[after_init],
-        baseline_title="dockerd's own start in the guest (its log)" if own is not None else "",
-        baseline_runs=[own] if own is not None else [],
-        note="docker-from-scratch initramfs + vm --run 'docker version' --poweroff; the guest's own clock, "
-        "from PID 1's console lines; baseline: dockerd's own start in the same boot, from 'Starting up' to "
-        "'API listen on' in its log (the floor: the rest is the kernel's /init work, PID 1 and the launcher)",
-    )
-    rows = [
-        ["kernel start to its exec of /init (guest uptime)", format_value(uptime - after_init, "s")],
-        ["/init to the system prepared (PID 1: root switch, /proc, /dev, lo, data root)",
-         format_value(float(prepared.group(1)), "s") if prepared else "-"],
-        ["/init to dockerd answering", format_value(after_init, "s")],
-        ["whole VM run on the host (boot, docker version, power-off)", format_value(wall_s, "s")],
-        ["making the initramfs (warm cache)", format_value(initramfs_s, "s")],
-    ]  # fmt: skip
-    return Results([figure], [Detail("Bare kernel: one boot under TCG", ["phase", "time"], rows)])
+    console = boot_once(os.fspath(directory), os.fspath(session.work / f"bare-kernel-{arch}-console.log"))
+    return console, initramfs_s, time.monotonic() - started
+
+
+def measure(session: Session) -> Results:
+    figures: list[Figure] = []
+    rows: list[list[str]] = []
+    ready_s: dict[str, float] = {}
+    for arch in ARCHES:
+        console, initramfs_s, wall_s = boot_arch(session, arch)
+        ready, prepared = READY.search(console), PREPARED.search(console)
+        if ready is None:
+            tail = " / ".join(console.strip().splitlines()[-3:])
+            raise BenchError(f"no '{READY_MESSAGE}' line on the {arch} VM's console: {tail}")
+        after_init, uptime = float(ready.group(1)), float(ready.group(2))
+        ready_s[arch] = after_init
+        own = dockerd_own_start(console)
+        if arch == "amd64":
+            figures.append(Figure(
+                key="bare-kernel.ready",
+                title="Bare kernel (QEMU TCG, 1 vCPU): kernel's exec of /init to dockerd answering",
+                unit="s",
+                runs=[after_init],
+                baseline_title="dockerd's own start in the guest (its log)" if own is not None else "",
+                baseline_runs=[own] if own is not None else [],
+                note="docker-from-scratch initramfs + vm --run 'docker version' --poweroff; the guest's own clock, "
+                "from PID 1's console lines; baseline: dockerd's own start in the same boot, from 'Starting up' to "
+                "'API listen on' in its log (the floor: the rest is the kernel's /init work, PID 1 and the launcher)",
+            ))  # fmt: skip
+        else:
+            figures.append(Figure(
+                key=f"bare-kernel.ready-{arch}",
+                title=f"Bare kernel, {arch} (qemu-system-aarch64 TCG, virt, 1 vCPU): /init to dockerd answering",
+                unit="s",
+                runs=[after_init],
+                baseline_title="the same on amd64 (qemu-system-x86_64 TCG), same run",
+                baseline_runs=[ready_s["amd64"]],
+                note=f"initramfs --arch {arch} + vm --run 'docker version' --poweroff, guest clock as for amd64; "
+                "the ratio is what emulating AArch64 on this x86 host costs",
+            ))  # fmt: skip
+        rows += [
+            [f"{arch}: kernel start to its exec of /init (guest uptime)", format_value(uptime - after_init, "s")],
+            [f"{arch}: /init to the system prepared (PID 1: root switch, /proc, /dev, lo, data root)",
+             format_value(float(prepared.group(1)), "s") if prepared else "-"],
+            [f"{arch}: /init to dockerd answering", format_value(after_init, "s")],
+            [f"{arch}: dockerd's own start (its log)", format_value(own, "s") if own is not None else "-"],
+            [f"{arch}: whole VM run on the host (boot, docker version, power-off)", format_value(wall_s, "s")],
+            [f"{arch}: making the initramfs", format_value(initramfs_s, "s")],
+        ]  # fmt: skip
+    return Results(figures, [Detail("Bare kernel: one boot per architecture under TCG", ["phase", "time"], rows)])

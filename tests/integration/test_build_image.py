@@ -195,6 +195,17 @@ def test_build_arm64_tree_is_all_aarch64() -> None:
     assert "/lib64" not in arm.tree
 
 
+def test_build_armhf_tree_is_all_32_bit_arm_with_the_engine() -> None:
+    """An armhf build (docker:dind's arm32v7) should hold the engine, only ARM ELF files and the armhf loader."""
+    arm = content.assemble("trixie", "armhf", slim=True, cache_dir=default_cache_dir(), progress=lambda m: None)
+    closure = Closure(arm.tree, "armhf")
+    infos = [closure.info(e.path) for e in arm.tree if e.kind == "file"]
+    assert {info.machine for info in infos if info is not None} == {"EM_ARM"}
+    assert arm.tree.regular("/usr/lib/ld-linux-armhf.so.3") is not None
+    for program in ("/usr/sbin/dockerd", "/usr/bin/containerd", "/usr/sbin/runc", "/usr/bin/docker"):
+        assert program in arm.tree, program
+
+
 def test_build_export_has_no_etc_and_no_top_level_links(tmp_path: Path) -> None:
     """files.tar should carry /usr/etc defaults as files but no /etc, /bin, /lib, /lib64."""
     path, _digest, _size = export_files(tmp_path / "files.tar", progress=lambda message: None)

@@ -74,9 +74,10 @@ def image_config(assembly: content.Assembly) -> image.ImageConfig:
     for package in LABELLED_PACKAGES:
         if package in assembly.versions:
             labels[f"docker-from-scratch.version.{package}"] = assembly.versions[package]
+    platform = arch_info(assembly.arch)
     return image.ImageConfig(
-        arch=assembly.arch,
-        variant="v8" if assembly.arch == "arm64" else "",
+        arch=platform.oci_arch,
+        variant=platform.oci_variant,
         entrypoint=ENTRYPOINT,
         env=env,
         volumes=volumes,

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 from docker_from_scratch.builder import apt, initramfs, kernel
-from docker_from_scratch.builder.elf import ARCHES
 from docker_from_scratch.builder.errors import BuildError
 
 CPIO_NAME = "initramfs.cpio"
@@ -33,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="directory for vmlinuz and initramfs.cpio (default: out/bare-kernel)",
     )
     parser.add_argument("--suite", default="trixie", help="Debian suite of the kernel (default: trixie)")
-    parser.add_argument("--arch", choices=sorted(ARCHES), default="amd64",
+    parser.add_argument("--arch", choices=sorted(kernel.METAPACKAGE), default="amd64",
                         help="Debian architecture of the kernel and the image's files (default: amd64)")
     parser.add_argument(
         "--module",

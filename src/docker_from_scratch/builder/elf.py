@@ -38,11 +38,15 @@ class ArchInfo:
     triplet: str  # multiarch directory under /usr/lib
     machine: str  # pyelftools e_machine name
     loader: str  # PT_INTERP of the architecture's glibc programs
+    oci_arch: str  # the image config's architecture (Go's GOARCH), as docker pull --platform names it
+    oci_variant: str = ""  # the image config's variant
 
 
 ARCHES = {
-    "amd64": ArchInfo("amd64", "x86_64-linux-gnu", "EM_X86_64", "/lib64/ld-linux-x86-64.so.2"),
-    "arm64": ArchInfo("arm64", "aarch64-linux-gnu", "EM_AARCH64", "/lib/ld-linux-aarch64.so.1"),
+    "amd64": ArchInfo("amd64", "x86_64-linux-gnu", "EM_X86_64", "/lib64/ld-linux-x86-64.so.2", "amd64"),
+    "arm64": ArchInfo("arm64", "aarch64-linux-gnu", "EM_AARCH64", "/lib/ld-linux-aarch64.so.1", "arm64", "v8"),
+    # docker:dind's arm32v7: Debian's armhf is ARMv7 with hard float, linux/arm/v7.
+    "armhf": ArchInfo("armhf", "arm-linux-gnueabihf", "EM_ARM", "/lib/ld-linux-armhf.so.3", "arm", "v7"),
 }
 
 
