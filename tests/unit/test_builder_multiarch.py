@@ -2,6 +2,8 @@
 
 import argparse
 import json
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -93,3 +95,17 @@ def test_qemu_argv_for_arm64_is_virt_on_tcg_with_its_uart(tmp_path: Path) -> Non
     assert cmd_vm.kernel_cmdline().startswith("console=ttyS0 ")
     with pytest.raises(BuildError, match="no QEMU machine"):
         qemu.machine("s390x")
+
+
+def test_build_refuses_load_with_several_arches_before_building(tmp_path: Path) -> None:
+    """`build --arch amd64,arm64 --load` and an unknown --arch should fail in one line, with nothing written."""
+    def build(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "docker_from_scratch.cli", "build", *args, "-o", str(tmp_path / "o")]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+
+    loaded = build("--arch", "amd64,arm64", "--load")
+    assert loaded.returncode == 1 and loaded.stderr.count("\n") == 1
+    assert "--load takes one --arch" in loaded.stderr and "(hint: " in loaded.stderr
+    unknown = build("--arch", "amd64,sparc")
+    assert unknown.returncode == 2 and "'amd64,sparc': use amd64, arm64, armhf" in unknown.stderr
+    assert not (tmp_path / "o").exists()
