@@ -26,8 +26,12 @@ AFTER_INIT = r"\b(\d+\.\d+) s after the kernel ran /init"
 COMMANDS = [
     f"docker run --rm {BUSYBOX_TAG} sh -c 'echo container-on-$(uname -m)'",
     f"docker run -d --name daemon --privileged -v dind-data:/var/lib/docker {MULTI_TAG}",
-    "sh -c 'i=0; until docker exec daemon docker version >/dev/null 2>&1; do i=$((i+1));"
-    " if [ $i -gt 900 ]; then docker logs daemon; exit 1; fi; done; echo nested-dockerd-ready'",
+    # No sleep in the image: each `docker exec` takes seconds under TCG. A daemon that
+    # stopped ends the wait at once, with its log on the console.
+    # (the image has sh but no grep, tail or sleep).
+    "sh -c 'until docker exec daemon docker version >/dev/null 2>&1; do"
+    " case $(docker inspect -f {{.State.Running}} daemon) in false) docker logs daemon; exit 1;; esac;"
+    " done; echo nested-dockerd-ready'",
     "sh -c 'docker exec daemon docker ps && echo seed-docker-ps-done'",
     f"sh -c 'docker save {BUSYBOX_TAG} | docker exec -i daemon docker load'",
     f"docker exec daemon docker run --rm {BUSYBOX_TAG} sh -c 'echo nested-container-on-$(uname -m)'",
