@@ -229,7 +229,7 @@ def test_build_docker_load_accepts_the_image_and_it_runs(built: BuildResult, tmp
         assert version.startswith("Docker version 26.")
         python = docker(
             "run", "--rm", "--entrypoint", "/usr/bin/python3", tag, "-IS", "-c",
-            "import ctypes, docker_from_scratch.launcher.cli; from pyroute2 import IPRoute; print('ok')",
+            "import ctypes, docker_from_scratch.launcher.cli; import docker_from_scratch.launcher.netlink; print('ok')",
         )  # fmt: skip
         assert python.stdout.strip() == "ok" and python.stderr == ""
         assert docker("run", "--rm", "--entrypoint", "/usr/bin/git", tag, "--version").stdout.startswith("git ")

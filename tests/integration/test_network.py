@@ -112,3 +112,40 @@ print(json.dumps(link("br-test") is not None))
 """)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) is True
+
+
+def test_bridge_rejected_mtu_is_one_line_error_and_bridge_removed() -> None:
+    """An MTU the kernel refuses should give the kernel's errno in one line and leave no bridge."""
+    result = in_netns(PRELUDE + """
+from docker_from_scratch.launcher.errors import LaunchError
+try:
+    with network.bridge("br-test", ipaddress.ip_interface("192.0.2.1/24"), 70000):
+        pass
+except LaunchError as exc:
+    print(exc.one_line())
+print(json.dumps(link("br-test")))
+""")
+    assert result.returncode == 0, result.stderr
+    message, left = result.stdout.strip().splitlines()
+    assert message.startswith("cannot set up bridge br-test with 192.0.2.1/24: Invalid argument (EINVAL)")
+    assert json.loads(left) is None
+
+
+def test_bridge_address_has_its_broadcast_address() -> None:
+    """The bridge's address should carry its broadcast address, as `ip addr add ... brd +` sets."""
+    result = in_netns(PRELUDE + """
+with network.bridge("br-test", ipaddress.ip_interface("192.0.2.1/24")):
+    print(json.dumps([a.get("broadcast") for a in link("br-test")["addr_info"] if a["family"] == "inet"]))
+""")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == ["192.0.2.255"]
+
+
+def test_launcher_without_bridge_never_imports_netlink() -> None:
+    """The common launch path's modules should not import the netlink code (only -b with --bip does)."""
+    code = (
+        "import sys, docker_from_scratch.launcher.cli;"
+        "print(sorted(m for m in sys.modules if 'netlink' in m or 'pyroute2' in m))"
+    )
+    result = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

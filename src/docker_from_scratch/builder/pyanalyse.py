@@ -7,15 +7,15 @@ run under the same version as the image (3.13 for trixie, 3.11 for bookworm), no
 under the build host's Python. Standard library only; Python 3.11+.
 
 The finder is ``modulefinder``'s idea on the AST instead of bytecode: it follows every
-``import`` (also inside functions, which is where the launcher imports ctypes and
-pyroute2, and ``importlib.import_module("literal")``) and resolves names with
+``import`` (also inside functions, which is where the launcher imports ctypes,
+and ``importlib.import_module("literal")``) and resolves names with
 ``importlib.machinery.PathFinder`` without executing anything. Unlike
 ``modulefinder`` it skips code that cannot run in the image: ``if __name__ ==
 "__main__":`` blocks (``heapq``'s self-test alone drags doctest, pdb, pydoc,
 http.server and ssl in), ``if TYPE_CHECKING:`` blocks, and branches for other
 platforms (``sys.platform``/``os.name`` compared with constants).
 
-Input: a JSON file naming the roots, the extra search path (our package, pyroute2),
+Input: a JSON file naming the roots, the extra search path (our package),
 the excluded packages and the zip to write. Output (stdout): JSON with the modules
 found, the extension modules the zip cannot hold, and what is missing.
 """
@@ -165,9 +165,9 @@ class Finder:
 
     def __init__(self, path: list[str], excludes: list[str], eager_dirs: list[str]) -> None:
         self.path = path
-        # Modules under these directories (our package, pyroute2) have every import
+        # Modules under these directories (our package) have every import
         # followed, lazy ones included: their lazy imports are deliberate and run on
-        # some path (ctypes, pyroute2). In the standard library only import-time
+        # some path (ctypes). In the standard library only import-time
         # imports are followed: its function-level imports serve functions the
         # launcher does not call (pickle's _test imports doctest, typing's helpers
         # import inspect, PathFinder.find_distributions imports importlib.metadata,

@@ -1,7 +1,7 @@
 """The minimal CPython for the launcher: the suite's interpreter plus only what it imports.
 
 Which modules go in is found by ANALYSIS (``modulefinder``, which also sees imports
-inside functions, such as the launcher's lazy ``ctypes`` and ``pyroute2``), run by
+inside functions, such as the launcher's lazy ``ctypes``), run by
 :mod:`pyanalyse` under the suite's own interpreter, because bytecode and the standard
 library differ between Python versions. That interpreter runs for the BUILD HOST's
 architecture, from its unpacked packages, through its own dynamic loader
@@ -19,7 +19,7 @@ Layout in the image (CPython's getpath, Modules/getpath.py: it finds ``prefix`` 
 searching up from the executable for ``lib/pythonXY.zip`` and ``exec_prefix`` for
 ``lib/pythonX.Y/lib-dynload``; with both present it starts without warnings):
     /usr/bin/pythonX.Y, /usr/bin/python3 -> pythonX.Y
-    /usr/lib/pythonXY.zip              stdlib + our package + pyroute2, .pyc only
+    /usr/lib/pythonXY.zip              stdlib + our package, .pyc only
     /usr/lib/pythonX.Y/lib-dynload/    the extension modules found, with ELF closure
 The zip is stored, not deflated: imports skip decompression, and the image layer is
 compressed as a whole anyway.
@@ -49,21 +49,20 @@ from docker_from_scratch.builder.tree import Entry, FileTree
 IMAGE_SUBPACKAGES = ("launcher", "doctor", "requirements")
 # Never in the image: the builder needs pyelftools and apt, the host CLI the builder.
 EXCLUDED = ("docker_from_scratch.builder", "docker_from_scratch.cli", "elftools")
-# Third-party distributions the launcher imports in the image (pyroute2 for the custom
-# bridge step); the project's other dependency, pyelftools, is the builder's.
-IMAGE_DISTRIBUTIONS = ("pyroute2",)
+# Third-party distributions the launcher imports in the image: none since the bridge
+# step speaks netlink with the stdlib (launcher/netlink.py says why); pyelftools, the
+# project's one dependency, is the builder's. A distribution named here is zipped whole.
+IMAGE_DISTRIBUTIONS: tuple[str, ...] = ()
 # Packages whose modules are loaded by listing the package (no import statement names
-# them): pyroute2 finds its link-kind plugins with pkgutil.iter_modules and
-# importlib.import_module (pyroute2/netlink/rtnl/ifinfmsg/__init__.py,
-# load_plugins_by_pkg), and fails to create links of a kind whose plugin is absent.
-DYNAMIC_PACKAGES = ("pyroute2.netlink.rtnl.ifinfmsg.plugins",)
+# them, e.g. plugins found with pkgutil.iter_modules): their every module goes in.
+DYNAMIC_PACKAGES: tuple[str, ...] = ()
 # Modules no import statement names but every program can reach: codecs are looked up
 # by name (encodings.search_function) when text is decoded with an explicit encoding
 # (subprocess text mode, bytes.decode("ascii") through codecs.lookup, idna for
 # non-ASCII host names in socket calls).
 IMPLICIT_MODULES = ("encodings.ascii", "encodings.latin_1", "encodings.utf_8", "encodings.idna")
 # Bump when the analysis or the zip layout changes, so cached results are not reused.
-ANALYSIS_VERSION = 3
+ANALYSIS_VERSION = 4
 
 
 @dataclass(frozen=True)

@@ -2,22 +2,25 @@
 
 dockerd refuses ``--bip`` together with ``-b``: with ``-b`` it expects the bridge to exist.
 The seed therefore created the bridge itself and passed only ``-b``; so do we. Netlink
-goes through pyroute2 (not ``ip`` output parsing), imported only when a bridge is asked
-for: its import costs ~185 ms here, which a launch without a custom bridge never pays.
+goes through :mod:`netlink` (stdlib ``socket`` and ``struct``; not ``ip`` output parsing,
+not pyroute2: see that module for why), imported only when a bridge is asked for.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from contextlib import contextmanager
 
 from docker_from_scratch.launcher import log
-from docker_from_scratch.launcher.errors import LaunchError
+from docker_from_scratch.launcher.errors import LaunchError, describe_errno
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ipaddress
     from collections.abc import Iterator
+
+    from docker_from_scratch.launcher import netlink
 
 IP_FORWARD = "proc/sys/net/ipv4/ip_forward"
 
@@ -44,16 +47,14 @@ def bridge(name: str, address: ipaddress.IPv4Interface, mtu: int | None = None) 
 
     An existing bridge of that name is reused: its address is added when missing.
     """
-    from pyroute2 import IPRoute
-    from pyroute2.netlink.exceptions import NetlinkError
+    from docker_from_scratch.launcher import netlink
 
     created = False
-    with IPRoute() as ipr:
+    with netlink.Route() as route:
         try:
-            found = ipr.link_lookup(ifname=name)
+            found = route.link(name)
             if found:
-                index = found[0]
-                kind = _link_kind(ipr, index)
+                index, kind = found
                 if kind != "bridge":
                     raise LaunchError(
                         f"interface {name} exists and is not a bridge ({kind or 'no kind'})",
@@ -61,34 +62,30 @@ def bridge(name: str, address: ipaddress.IPv4Interface, mtu: int | None = None) 
                     )
                 log.debug(f"bridge {name}: exists, reused")
             else:
-                ipr.link("add", ifname=name, kind="bridge")
+                route.add_bridge(name)
                 created = True
-                index = ipr.link_lookup(ifname=name)[0]
+                index = _index(route, name)
                 log.debug(f"bridge {name}: created")
             if mtu is not None:
-                ipr.link("set", index=index, mtu=mtu)
+                route.set_mtu(index, mtu)
                 log.debug(f"bridge {name}: mtu {mtu}")
-            present = {
-                (entry.get_attr("IFA_ADDRESS"), entry["prefixlen"])
-                for entry in ipr.get_addr(index=index, family=2)
-            }
             wanted = (str(address.ip), address.network.prefixlen)
-            if wanted in present:
+            if wanted in route.ipv4_addresses(index):
                 log.debug(f"bridge {name}: address {address} already set, skipped")
             else:
-                ipr.addr("add", index=index, address=wanted[0], prefixlen=wanted[1])
+                route.add_ipv4_address(index, *wanted)
                 log.debug(f"bridge {name}: address {address} added")
-            ipr.link("set", index=index, state="up")
-        except NetlinkError as exc:
+            route.set_up(index)
+        except OSError as exc:
             if created:
-                _delete(ipr, name)
+                _delete(route, name)
             raise LaunchError(
-                f"cannot set up bridge {name} with {address}: {os.strerror(exc.code)}",
+                f"cannot set up bridge {name} with {address}: {describe_errno(exc)}",
                 hint="the container needs CAP_NET_ADMIN: run it with --privileged",
             ) from exc
         except BaseException:
             if created:
-                _delete(ipr, name)
+                _delete(route, name)
             raise
     try:
         yield
@@ -98,19 +95,20 @@ def bridge(name: str, address: ipaddress.IPv4Interface, mtu: int | None = None) 
         raise
     except BaseException:
         if created:
-            with IPRoute() as ipr:
-                _delete(ipr, name)
+            with netlink.Route() as route:
+                _delete(route, name)
         raise
 
 
-def _link_kind(ipr: object, index: int) -> str | None:
-    (link,) = ipr.get_links(index)  # type: ignore[attr-defined]
-    info = link.get_attr("IFLA_LINKINFO")
-    return None if info is None else info.get_attr("IFLA_INFO_KIND")
+def _index(route: netlink.Route, name: str) -> int:
+    found = route.link(name)
+    if found is None:  # deleted between two requests: nothing else touches it here
+        raise OSError(errno.ENODEV, os.strerror(errno.ENODEV))
+    return found[0]
 
 
-def _delete(ipr: object, name: str) -> None:
-    found = ipr.link_lookup(ifname=name)  # type: ignore[attr-defined]
+def _delete(route: netlink.Route, name: str) -> None:
+    found = route.link(name)
     if found:
-        ipr.link("del", index=found[0])  # type: ignore[attr-defined]
+        route.delete(found[0])
         log.debug(f"bridge {name}: removed after a failure")
