@@ -34,6 +34,7 @@ FIGURES = {
     "memory": ("bench.fig_memory", "RSS of PID 1 in reap mode, against dockerd and the Python supervisor"),
     "tls": ("bench.fig_tls", "first-start certificates against docker:dind's openssl recipe"),
     "reaping": ("bench.fig_reaping", "10,000 orphans under the launcher in reap mode"),
+    "bridge": ("bench.fig_bridge", "the --bip/-b bridge step, stdlib netlink against pyroute2"),
     "nested": ("bench.fig_nested", "nested docker run --rm IMAGE true against the host engine"),
     "pods": ("bench.fig_pods", "ten standalone Kubernetes pods at once (emulated): start-up and memory per pod"),
     "rootless": ("bench.fig_rootless", "the rootless variant's size and start against the rootful image's"),

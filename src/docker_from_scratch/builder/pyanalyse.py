@@ -25,6 +25,7 @@ import sys
 # Recorded first: what the interpreter imported while starting (with -S, as in the image).
 STARTUP_MODULES = sorted(sys.modules)
 
+import _imp  # noqa: E402
 import ast  # noqa: E402
 import importlib.machinery  # noqa: E402
 import json  # noqa: E402
@@ -266,10 +267,16 @@ def main() -> int:
             return 1
     sources: dict[str, str] = {}
     extensions: list[str] = []
+    frozen: list[str] = []
     for name, spec in sorted(finder.specs.items()):
         if spec is None or not spec.origin:
             continue  # missing, or a namespace package
-        if spec.origin.endswith(".py"):
+        if spec.origin.endswith(".py") and _imp.is_frozen(name):
+            # The interpreter has it compiled in and FrozenImporter comes before the
+            # zip on sys.meta_path: a zip copy would never be read. Its imports were
+            # followed all the same (scan reads the source).
+            frozen.append(name)
+        elif spec.origin.endswith(".py"):
             sources[name] = spec.origin
         elif spec.origin.endswith(".so"):
             extensions.append(name)
@@ -292,6 +299,7 @@ def main() -> int:
                 "version": f"{sys.version_info[0]}.{sys.version_info[1]}",
                 "startup": STARTUP_MODULES,
                 "sources": sources,
+                "frozen": frozen,
                 "extensions": extensions,
                 "builtins": sorted(sys.builtin_module_names),
                 "missing": missing,

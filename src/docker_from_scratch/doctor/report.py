@@ -5,11 +5,10 @@ itself. Rows it repairs (read-only /sys and cgroups, remounted at start) still s
 missing, with a note, because the repair needs CAP_SYS_ADMIN: that row blocks instead.
 """
 
+from __future__ import annotations
+
 import os
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
 
 from docker_from_scratch.requirements.modules import kernel_release
 from docker_from_scratch.requirements.paths import read_text, under
@@ -19,15 +18,27 @@ from docker_from_scratch.requirements.probes import (
     read_mounts,
     run_probe,
 )
-from docker_from_scratch.requirements.table import REQUIREMENTS, Requirement
+from docker_from_scratch.requirements.record import Record
+from docker_from_scratch.requirements.table import REQUIREMENTS
+
+# typing, collections.abc and dataclasses (with inspect, ast and dis) stay out of the
+# image's runtime: Record gives the value semantics (requirements/record.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
+    from docker_from_scratch.requirements.table import Requirement
 
 REPAIR_NOTE = "dockerlaunch repairs this at start (it needs CAP_SYS_ADMIN)"
 
 
-@dataclass(frozen=True)
-class Outcome:
-    requirement: Requirement
-    result: Result
+class Outcome(Record):
+    __slots__ = ("requirement", "result")
+
+    def __init__(self, requirement: Requirement, result: Result) -> None:
+        self.requirement = requirement
+        self.result = result
 
     @property
     def status(self) -> str:
@@ -49,12 +60,14 @@ class Outcome:
         return self.requirement.lost
 
 
-@dataclass(frozen=True)
-class Report:
-    outcomes: tuple[Outcome, ...]
-    where: str
-    kernel: str
-    seconds: float
+class Report(Record):
+    __slots__ = ("outcomes", "where", "kernel", "seconds")
+
+    def __init__(self, outcomes: tuple[Outcome, ...], where: str, kernel: str, seconds: float) -> None:
+        self.outcomes = outcomes
+        self.where = where
+        self.kernel = kernel
+        self.seconds = seconds
 
     @property
     def blocking(self) -> list[Outcome]:
