@@ -10,6 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
+from docker_from_scratch.launcher import api
 from docker_from_scratch.launcher.api import ping, wait_until_answers
 
 
@@ -55,7 +58,7 @@ def test_ping_silent_daemon_times_out(tmp_path: Path) -> None:
     path = tmp_path / "docker.sock"
     with unix_listener(path, reply=None) as requests:
         assert ping(str(path), timeout=0.3) is False
-    assert requests and requests[0].startswith(b"GET /_ping HTTP/1.1\r\n")
+    assert requests and requests[0].startswith(b"GET /_ping HTTP/1.0\r\n")
 
 
 def test_ping_error_status_is_not_ready(tmp_path: Path) -> None:
@@ -76,3 +79,11 @@ def test_ping_closed_without_answer_is_not_ready(tmp_path: Path) -> None:
 def test_wait_until_answers_gives_up(tmp_path: Path) -> None:
     """Waiting on a socket nobody serves should end with False after the timeout."""
     assert wait_until_answers(str(tmp_path / "docker.sock"), timeout=0.3, interval=0.05) is False
+
+
+def test_api_request_not_http_answer_is_an_oserror(tmp_path: Path) -> None:
+    """An answer that is not HTTP should raise OSError naming the request, not return a status."""
+    path = tmp_path / "docker.sock"
+    not_http = pytest.raises(OSError, match="GET /_ping: the answer is not HTTP")
+    with unix_listener(path, reply=b"SSH-2.0-OpenSSH\r\n"), not_http:
+        api.request("GET", "/_ping", socket_path=str(path), timeout=2)

@@ -3,12 +3,15 @@
 Used where the launcher talks to the dockerd it started: the image's health check and
 readiness (``ping``, ``wait_until_answers``, ``health_status``), the bare kernel's boot
 runner (image loading) and the stop grace (stopping nested containers on time).
-``http.client`` and ``json`` are imported on first use: a plain start and the health
-check never need them.
+HTTP/1.0 on a plain socket, not ``http.client``: with HTTP/1.0 dockerd (Go's net/http)
+answers with the whole body and closes, never chunked, so reading to the end is the
+whole protocol; and http.client brings email, urllib, datetime and base64 into the
+image (about 0.5 MB of its Python zip). ``json`` is imported where a body is parsed.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 from docker_from_scratch.requirements.layout import DOCKER_SOCKET
@@ -16,28 +19,53 @@ from docker_from_scratch.requirements.layout import DOCKER_SOCKET
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from typing import BinaryIO
 
 
 def request(
-    method: str, path: str, *, body: object = None, socket_path: str = DOCKER_SOCKET, timeout: float = 5.0
+    method: str,
+    path: str,
+    *,
+    body: bytes | BinaryIO | None = None,
+    socket_path: str = DOCKER_SOCKET,
+    timeout: float = 5.0,
 ) -> tuple[int, bytes]:
-    """One HTTP request to dockerd: (status, body). Raises OSError when nothing answers."""
-    import http.client
+    """One HTTP request to dockerd: (status, body); ``body`` is bytes or an open file.
+
+    ``timeout`` bounds the whole exchange. Raises OSError (TimeoutError included)
+    when nothing answers in time or the answer is not HTTP.
+    """
     import socket
 
-    class UnixConnection(http.client.HTTPConnection):
-        def connect(self) -> None:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.settimeout(timeout)
-            self.sock.connect(socket_path)
-
-    connection = UnixConnection("docker", timeout=timeout)
-    try:
-        connection.request(method, path, body=body)  # type: ignore[arg-type]
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
+    deadline = time.monotonic() + timeout
+    if isinstance(body, bytes):
+        length, payload, upload = len(body), body, None
+    elif body is not None:
+        length, payload, upload = os.fstat(body.fileno()).st_size, b"", body
+    else:
+        length, payload, upload = 0, b"", None
+    head = f"{method} {path} HTTP/1.0\r\nHost: docker\r\nContent-Length: {length}\r\n\r\n"
+    answer = bytearray()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(socket_path)
+        sock.sendall(head.encode() + payload)
+        if upload is not None:
+            sock.sendfile(upload)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{method} {path}: no complete answer in {timeout:g} s")
+            sock.settimeout(remaining)
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    header, found, content = bytes(answer).partition(b"\r\n\r\n")
+    status = header.split(b"\r\n", 1)[0].split()
+    if not found or len(status) < 2 or not status[0].startswith(b"HTTP/1.") or not status[1].isdigit():
+        raise OSError(f"{method} {path}: the answer is not HTTP: {bytes(answer[:60])!r}")
+    return int(status[1]), content
 
 
 def running_containers(socket_path: str = DOCKER_SOCKET, timeout: float = 5.0) -> list[str]:
@@ -51,34 +79,12 @@ def running_containers(socket_path: str = DOCKER_SOCKET, timeout: float = 5.0) -
 
 
 def ping(socket_path: str, timeout: float = 2.0) -> bool:
-    """True when dockerd answers ``GET /_ping`` with 200 OK on its unix socket.
-
-    Standard library only (no docker CLI, no HTTP client): the health check runs in
-    the image, where importing http.client would cost more than the request itself.
-    """
-    import socket
-
-    deadline = time.monotonic() + timeout
-    request = b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n"
-    response = b""
+    """True when dockerd answers ``GET /_ping`` with 200 OK on its unix socket."""
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(socket_path)
-            sock.sendall(request)
-            while len(response) < 65536:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                sock.settimeout(remaining)
-                chunk = sock.recv(4096)
-                if not chunk:
-                    break
-                response += chunk
-    except OSError:  # socket.timeout is an OSError: no answer in time means not ready
+        status, _ = request("GET", "/_ping", socket_path=socket_path, timeout=timeout)
+    except OSError:  # TimeoutError is an OSError: no answer in time means not ready
         return False
-    status = response.split(b"\r\n", 1)[0].split()
-    return len(status) >= 2 and status[0].startswith(b"HTTP/1.") and status[1] == b"200"
+    return status == 200
 
 
 def wait_until_answers(socket_path: str, timeout: float, interval: float = 0.1) -> bool:

@@ -44,7 +44,7 @@ from docker_from_scratch.requirements.modules import DISK_MODULES
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import NoReturn
+    from typing import BinaryIO, NoReturn
 
 CMDLINE_PREFIX = "dockerlaunch."
 DEFAULT_HOSTNAME = "docker"
@@ -237,7 +237,7 @@ def prepare_system(options: BootOptions) -> None:
 # --- the boot runner: a child of PID 1 ---------------------------------------------------
 
 
-def docker_api(method: str, path: str, body: object = None, timeout: float = 5.0) -> tuple[int, bytes]:
+def docker_api(method: str, path: str, body: bytes | BinaryIO | None = None, timeout: float = 5.0) -> tuple[int, bytes]:
     """One HTTP request to the VM's dockerd (see ``api.request``)."""
     from docker_from_scratch.launcher import api
 
