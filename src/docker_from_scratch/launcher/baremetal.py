@@ -27,7 +27,7 @@ environment, the kernel keeps them as module parameters):
     NAME=VALUE                    reaches init's environment (DOCKER_LAUNCH_DEBUG=true ...)
     -- ARGS                       dockerd's arguments, as in ``docker run IMAGE ARGS``
 
-Standard library only; ``fcntl``, ``socket``, ``struct``, ``http.client`` are imported by
+Standard library only; ``fcntl``, ``socket``, ``struct``, ``launcher.api`` are imported by
 the functions that need them.
 """
 
