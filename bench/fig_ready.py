@@ -1,12 +1,19 @@
 """Figure 3: from ``docker run -d`` of our image to the nested API answering.
 
 Against the floor: the same image's dockerd started directly (``--entrypoint
-/usr/bin/dockerd``, no launcher) with the same flags and a fresh data volume, which
+/usr/bin/dockerd``, no launcher) with the same listeners and a fresh data volume, which
 answers the API here even though it could not run nested containers (read-only /sys and
 cgroups). The API is polled every 10 ms from the host through ``/proc/PID/root`` (a
 ``docker exec`` per poll would cost ~100 ms); ``docker version`` inside is then run once.
 Runs are interleaved, each variant going first in turn, after one untimed start that
 brings the binaries into the page cache.
+
+Each variant has its own baseline with the listeners the launcher gives dockerd in that
+mode (dind.default_arguments, the one place that knows them): without TLS that is
+tcp://0.0.0.0:2375 with --tls=false, for which dockerd itself waits 1 s after its
+deprecation notice (moby's listener set-up, cmd/dockerd), so both sides pay that pause.
+The TLS baseline keeps only the unix socket: the launcher's certificates would be needed
+for --tlsverify, and dockerd does not pause there.
 """
 
 from __future__ import annotations
@@ -20,14 +27,22 @@ from dataclasses import dataclass
 from bench import engine
 from bench.session import Session
 from bench.table import BenchError, Detail, Figure, Results, Target, format_value, median
+from docker_from_scratch.launcher.dind import default_arguments
 
 TARGET_RATIO = 1.10
-BASELINE = "dockerd"
+DOCKERD = ("--entrypoint", "/usr/bin/dockerd")
+PLAIN_ARGS = default_arguments({"DOCKER_TLS_CERTDIR": ""})  # unix socket, tcp :2375, --tls=false
 VARIANTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # name: (docker run options, arguments after the image)
-    BASELINE: (("--entrypoint", "/usr/bin/dockerd"), ("--host=unix:///var/run/docker.sock",)),
+    "dockerd": (DOCKERD, PLAIN_ARGS[:1]),
+    "dockerd-tcp": (DOCKERD, PLAIN_ARGS),
     "default": ((), ()),
     "no-tls": (("-e", "DOCKER_TLS_CERTDIR="), ()),
+}
+# variant: (its baseline, the baseline's title)
+BASELINES = {
+    "default": ("dockerd", "dockerd alone, no launcher (unix socket)"),
+    "no-tls": ("dockerd-tcp", "dockerd alone, same listeners (unix, tcp :2375 --tls=false)"),
 }
 TITLES = {
     "default": "Ready: docker run -d to the nested API answering (TLS, first start)",
@@ -88,28 +103,30 @@ def measure(session: Session) -> Results:
 
     results = Results()
     for variant, title in TITLES.items():
+        baseline, baseline_title = BASELINES[variant]
         figure = Figure(
             key=f"ready.{variant}",
             title=title,
             unit="s",
             runs=[start.answered for start in starts[variant]],
-            baseline_title="dockerd alone, no launcher",
-            baseline_runs=[start.answered for start in starts[BASELINE]],
+            baseline_title=baseline_title,
+            baseline_runs=[start.answered for start in starts[baseline]],
             target=Target("ratio", TARGET_RATIO),
         )
         launcher = session.shared.get(f"launcher.{variant}")
-        before_ms = (phase(variant, before) - phase(BASELINE, before)) * 1000
-        own_ms = (phase(variant, own) - phase(BASELINE, own)) * 1000
+        before_ms = (phase(variant, before) - phase(baseline, before)) * 1000
+        own_ms = (phase(variant, own) - phase(baseline, own)) * 1000
         figure.holds_back = (
             f"until dockerd's first log line {before_ms:+.0f} ms"
             + (f" (the launcher measures {format_value(launcher, 'ms')})" if launcher else "")
             + f", dockerd's own start {own_ms:+.0f} ms"
-            + _pause_text(starts[variant], starts[BASELINE])
+            + _pause_text(starts[variant], starts[baseline])
         )
         results.figures.append(figure)
     results.figures[0].note = (
         "docker run -d (privileged flags, fresh volume) until GET /_ping answers on the nested socket, polled "
-        "every 10 ms from the host via /proc/PID/root; baseline: the same image with --entrypoint /usr/bin/dockerd; "
+        "every 10 ms from the host via /proc/PID/root; baseline: the same image with --entrypoint /usr/bin/dockerd "
+        "and the variant's listeners (no TLS: tcp :2375 --tls=false, where dockerd itself pauses 1 s); "
         "phases from dockerd's own log timestamps"
     )
     rows = [
