@@ -235,3 +235,18 @@ def test_build_docker_load_accepts_the_image_and_it_runs(built: BuildResult, tmp
         assert docker("run", "--rm", "--entrypoint", "/usr/bin/git", tag, "--version").stdout.startswith("git ")
     finally:
         docker("rmi", "-f", tag, check=False)
+
+
+def test_build_python_runtime_leaves_out_frozen_copies_and_optional_modules(layer_tree: FileTree) -> None:
+    """The image's stdlib zip should hold no frozen module's copy and no ssl/bz2/lzma, nor their extensions."""
+    import zipfile
+
+    zips = [e for e in layer_tree if e.kind == "file" and posixpath.basename(e.path).startswith("python3")
+            and e.path.endswith(".zip")]  # fmt: skip
+    assert len(zips) == 1 and zips[0].source is not None
+    members = set(zipfile.ZipFile(zips[0].source).namelist())
+    assert "docker_from_scratch/launcher/netlink.pyc" in members
+    assert not {"os.pyc", "codecs.pyc", "posixpath.pyc", "ssl.pyc", "bz2.pyc", "lzma.pyc"} & members
+    assert not any(name.startswith(("pyroute2/", "email/", "http/")) for name in members)
+    extensions = {posixpath.basename(e.path).split(".")[0] for e in layer_tree if "/lib-dynload/" in e.path}
+    assert not {"_ssl", "_bz2", "_lzma"} & extensions

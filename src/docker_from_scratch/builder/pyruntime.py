@@ -177,6 +177,8 @@ def _distribution_dirs() -> dict[str, Path]:
 def _cache_key(debs_used: list[Path], python: PythonVersion) -> str:
     digest = hashlib.sha256()
     digest.update(f"v{ANALYSIS_VERSION} {python.version}\n".encode())
+    # The analysis's own inputs: a changed exclusion must not reuse an older zip.
+    digest.update(json.dumps([EXCLUDED, IMAGE_DISTRIBUTIONS, DYNAMIC_PACKAGES, IMPLICIT_MODULES]).encode())
     digest.update((Path(__file__).parent / "pyanalyse.py").read_bytes())
     for deb in sorted(debs_used):
         digest.update(deb.name.encode() + b"\n")
