@@ -21,7 +21,7 @@ from docker_from_scratch.requirements.probes import (
 from docker_from_scratch.requirements.record import Record
 from docker_from_scratch.requirements.table import REQUIREMENTS
 
-# typing, collections.abc and dataclasses (with inspect, ast and dis) stay out of the
+# dataclasses (with inspect, ast and dis) stays out of the
 # image's runtime: Record gives the value semantics (requirements/record.py).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
