@@ -67,7 +67,10 @@ DYNAMIC_PACKAGES: tuple[str, ...] = ()
 # by name (encodings.search_function) when text is decoded with an explicit encoding
 # (subprocess text mode, bytes.decode("ascii") through codecs.lookup, idna for
 # non-ASCII host names in socket calls).
-IMPLICIT_MODULES = ("encodings.ascii", "encodings.latin_1", "encodings.utf_8", "encodings.idna")
+# locale: argparse's every parser calls gettext, whose function-level "import locale"
+# (gettext._expand_lang) the analysis does not follow in the stdlib; subprocess brought it
+# in at import time before the launcher stopped reaching subprocess and http.client.
+IMPLICIT_MODULES = ("encodings.ascii", "encodings.latin_1", "encodings.utf_8", "encodings.idna", "locale")
 # Bump when the analysis or the zip layout changes, so cached results are not reused.
 ANALYSIS_VERSION = 5
 
