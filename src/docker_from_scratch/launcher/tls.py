@@ -97,7 +97,7 @@ def ipv4_addresses(fib_trie: str) -> list[str]:
     """Local IPv4 addresses from /proc/net/fib_trie text.
 
     Each address the host owns is a leaf whose next line reads ``/32 host LOCAL``. Read
-    from /proc instead of netlink (pyroute2 costs tens of ms to import) or the
+    from /proc instead of a netlink dump (one text read, no socket) or the
     SIOCGIFCONF ioctl (which shows one IPv4 address per interface label and no IPv6).
     """
     found: list[str] = []
