@@ -58,7 +58,7 @@ def test_default_stop_exits_zero_with_deaf_nested_containers(image: str, busybox
         state, log = container_state(daemon.name), daemon.logs()
         assert state["ExitCode"] == 0 and not state["OOMKilled"], f"took {took:.1f} s: {state}\n{log[-3000:]}"
         assert took < 10, f"took {took:.1f} s: docker's 10 s ran out, the DinD container was SIGKILLed"
-        assert "stop grace: stopping 4 nested container(s) with a 6 s timeout" in log, log[-3000:]
+        assert "stop grace: dockerd stops 4 nested container(s); any left after 6 s are killed" in log, log[-3000:]
         assert "Daemon shutdown complete" in log, log[-3000:]
         records = nested_states(volume_path(daemon.volume))
         assert {name: s["ExitCode"] for name, s in records.items()} == {**dict.fromkeys(DEAF, 137), "svc": 0}
@@ -66,20 +66,22 @@ def test_default_stop_exits_zero_with_deaf_nested_containers(image: str, busybox
 
 
 def test_default_stop_honours_a_longer_stop_timeout(default_image: str, busybox_tar: Path) -> None:
-    """With --stop-timeout 30 (and DOCKER_LAUNCH_STOP_TIMEOUT=30) a nested stop needing 12 s should end cleanly."""
+    """With --stop-timeout 30 (+ DOCKER_LAUNCH_STOP_TIMEOUT=30) a 12 s nested stop (own limit 15) should end cleanly."""
     budget = ["--stop-timeout", "30", "-e", "DOCKER_LAUNCH_STOP_TIMEOUT=30"]
     # The grace follows the budget in the launcher alone: one suite (it takes ~30 s).
     with dind(default_image, run_options=budget) as daemon:
         daemon.load_image(busybox_tar)
         start_deaf(daemon)
-        # Clean but slow: the default 6 s grace would SIGKILL it (137); 26 s lets it exit 0.
-        daemon.exec("docker", "run", "-d", "--name", "slow", NESTED, "sh", "-c",
+        # Clean but slow, and given 15 s of its own: the default 6 s grace would SIGKILL it
+        # (137); 26 s lets it exit 0. (Without --stop-timeout 15 dockerd itself kills it at
+        # its default 10 s, as a plain `docker stop` of it would.)
+        daemon.exec("docker", "run", "-d", "--name", "slow", "--stop-timeout", "15", NESTED, "sh", "-c",
                     "trap 'sleep 12; exit 0' TERM; sleep 100000 & wait")  # fmt: skip
         took = stop(daemon)
         state, log = container_state(daemon.name), daemon.logs()
         assert state["ExitCode"] == 0, f"took {took:.1f} s: {state}\n{log[-3000:]}"
         assert 12 < took < 30, f"took {took:.1f} s"
-        assert "stop grace: stopping 4 nested container(s) with a 26 s timeout" in log, log[-3000:]
+        assert "stop grace: dockerd stops 4 nested container(s); any left after 26 s are killed" in log, log[-3000:]
         records = nested_states(volume_path(daemon.volume))
         assert {name: s["ExitCode"] for name, s in records.items()} == {**dict.fromkeys(DEAF, 137), "slow": 0}
         assert states_after_restart(daemon) == dict.fromkeys((*DEAF, "slow"), "exited")

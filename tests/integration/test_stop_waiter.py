@@ -18,27 +18,40 @@ CHILD = (
     "trap 'echo child-HUP >> \"$0\"' HUP; trap 'echo child-TERM >> \"$0\"; exit 3' TERM; "
     "echo ready >> \"$0\"; while :; do sleep 0.05; done"
 )
-# Stands in for `dockerlaunch --stop-nested GRACE SOCKET`: slow, so ordering shows.
-STOP = ("sh", "-c", 'sleep 0.3; echo "stop $* $DOCKER_HOST" >> "$0"')
+# Stands in for `dockerlaunch --stop-dockerd GRACE PID SIGNAL`: notes its words (the pid
+# as "PID"), slowly, so ordering shows, then signals the child as the launcher does.
+STOP = ("sh", "-c", 'sleep 0.3; echo "stop $1 $2 PID $4 $DOCKER_HOST" >> "$0"; kill -"$4" "$3"')
+# The same, failing before it signals anything (the waiter must forward the signal itself).
+STOP_FAILING = ("sh", "-c", 'echo "stop failed" >> "$0"; exit 1')
 
 
-def start_waiter(journal: Path) -> subprocess.Popen[bytes]:
+def start_waiter(journal: Path, stop: tuple[str, ...] = STOP) -> subprocess.Popen[bytes]:
     dash = find_program(stopgrace.WAITER, "/usr/bin:/bin")
     assert dash is not None, "dash is required"
     argv = stopgrace.waiter_argv(dash, 6, "/run/x.sock", ["sh", "-c", CHILD, str(journal)],
-                                 launcher=[*STOP, str(journal)])  # fmt: skip
+                                 launcher=[*stop, str(journal)])  # fmt: skip
     process = subprocess.Popen(argv)
     assert sleep_until(lambda: journal.exists() and "ready" in journal.read_text())
     return process
 
 
-def test_stop_waiter_stops_nested_before_forwarding_sigterm(tmp_path: Path) -> None:
-    """SIGTERM should run the stop command first, then reach the child; the child's status should pass on."""
+def test_stop_waiter_hands_sigterm_to_the_stop_command(tmp_path: Path) -> None:
+    """SIGTERM should run the stop command with dockerd's pid, which signals the child; its status should pass on."""
     journal = tmp_path / "journal"
     process = start_waiter(journal)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=10) == 3
-    assert journal.read_text().split("\n")[1:] == ["stop --stop-nested 6 unix:///run/x.sock", "child-TERM", ""]
+    expected = ["stop --stop-dockerd 6 PID TERM unix:///run/x.sock", "child-TERM", ""]
+    assert journal.read_text().split("\n")[1:] == expected
+
+
+def test_stop_waiter_forwards_sigterm_when_the_stop_command_fails(tmp_path: Path) -> None:
+    """A stop command that fails should not swallow SIGTERM: the waiter should forward it to the child."""
+    journal = tmp_path / "journal"
+    process = start_waiter(journal, STOP_FAILING)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) == 3
+    assert journal.read_text().split("\n")[1:] == ["stop failed", "child-TERM", ""]
 
 
 def test_stop_waiter_passes_sighup_on_without_stopping(tmp_path: Path) -> None:

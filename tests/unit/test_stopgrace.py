@@ -79,10 +79,10 @@ def test_stop_grace_bad_values_are_usage_errors(dockerd_path: dict[str, str], en
 
 
 def test_stop_grace_waiter_argv_quotes_the_stop_command() -> None:
-    """The waiter's script should name the launcher's --stop-nested form with grace and socket quoted."""
+    """The waiter's script should name the launcher's --stop-dockerd form with grace and socket quoted."""
     argv = stopgrace.waiter_argv("/usr/bin/dash", 6, "/run/it's.sock", ["/usr/bin/dockerd", "--debug"])
     assert argv[:2] == ["/usr/bin/dash", "-c"] and argv[-2:] == ["/usr/bin/dockerd", "--debug"]
-    assert "DOCKER_HOST='unix:///run/it'\"'\"'s.sock' " in argv[2] and "'--stop-nested' '6'" in argv[2]
+    assert "DOCKER_HOST='unix:///run/it'\"'\"'s.sock' " in argv[2] and "'--stop-dockerd' '6' \"$!\" \"$1\"" in argv[2]
 
 
 def test_stop_grace_asked_only_when_the_user_sets_it(dockerd_path: dict[str, str]) -> None:

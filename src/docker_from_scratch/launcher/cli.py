@@ -39,10 +39,14 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
         sys.exit(api.health_status(os.environ))
     try:
-        if argv[:1] == ["--stop-nested"]:  # the stop waiter's call, and a Kubernetes preStop hook
+        if argv[:1] == ["--stop-nested"]:  # a Kubernetes preStop hook
             from docker_from_scratch.launcher import stopgrace
 
             sys.exit(stopgrace.pre_stop(argv[1:], os.environ))
+        if argv[:1] == ["--stop-dockerd"]:  # the stop waiter's call when SIGTERM/SIGINT comes
+            from docker_from_scratch.launcher import stopgrace
+
+            sys.exit(stopgrace.stop_dockerd(argv[1:], os.environ))
         options = args.parse(argv, os.environ)
         log.set_debug(options.debug)
         log.debug(f"plan: {options.plan_description}")
@@ -240,12 +244,18 @@ def supervise_with_stop_grace(argv: list[str], env: dict[str, str], grace: int, 
     from docker_from_scratch.launcher import reaper, stopgrace
 
     socket = socket_path or DOCKER_SOCKET
-    done: list[bool] = []
+    done: list[run.Background] = []
 
     def before_forward(signum: int) -> None:
+        # As the waiter does: note the nested processes now, let the signal go on to
+        # dockerd, and hold them to the deadline beside it (run.Background).
         if signum in (signal.SIGTERM, signal.SIGINT) and not done:
-            done.append(True)
-            stopgrace.stop_nested_containers(socket, grace)
+            processes = stopgrace.nested_processes(socket)
+
+            def hold() -> None:
+                stopgrace.hold_to_deadline(processes, grace)
+
+            done.append(run.Background(hold))
 
     log.debug(f"stop grace {grace} s: the launcher stays resident and supervises {argv[0]}")
     sys.exit(reaper.supervise(argv, env, on_signal=before_forward))

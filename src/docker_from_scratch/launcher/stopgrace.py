@@ -7,23 +7,30 @@ runs out first: the DinD container is SIGKILLed, which is a crash (measured here
 exit 137). dockerd has no daemon-wide stop timeout, and `--shutdown-timeout` cannot shorten
 a container's own one.
 
-So by default, on SIGTERM or SIGINT, every running nested container is first asked to stop
-with ``t=GRACE``, all at once, and only then does dockerd get the signal. GRACE is derived
+So by default, on SIGTERM or SIGINT, the launcher notes every running nested container's
+first process, passes the signal on to dockerd, and SIGKILLs whichever of those processes
+still runs GRACE seconds later. dockerd's own shutdown does the stopping and records each
+container as it exits; asking dockerd to stop them through its API instead would mark them
+stopped by the user, and `--restart unless-stopped` containers would then stay down after
+the next start (tests/e2e/test_reliability_restart.py). GRACE is derived
 from the DinD container's stop budget (docker's default 10 s, or DOCKER_LAUNCH_STOP_TIMEOUT
 when the user gave the container a longer ``--stop-timeout``: the container's own config
 is not visible inside it, its environment is) minus what dockerd needs after that.
 
 Who waits for the signal must be small, since it waits for the container's whole life:
 a tiny POSIX shell (Debian's dash, ~0.1 MB of text) runs as docker-init's child, traps
-the signal, and only then starts the launcher again (``dockerlaunch --stop-nested GRACE``)
-for the expensive part. A resident CPython would cost ~12 MB for the same wait.
+the signal, and only then starts the launcher again
+(``dockerlaunch --stop-dockerd GRACE PID SIGNAL``) for the expensive part. A resident
+CPython would cost ~12 MB for the same wait.
 
-`dockerlaunch --stop-nested [S]` is also the Kubernetes preStop hook: the kubelet runs it
-in the container before it sends SIGTERM, and waits for it.
+`dockerlaunch --stop-nested [S]` is the Kubernetes preStop hook: the kubelet runs it in the
+container before it sends SIGTERM, and waits for it. It stops the nested containers through
+dockerd's API, since dockerd is not shutting down yet.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from docker_from_scratch.launcher import log
@@ -42,6 +49,9 @@ DEFAULT_BUDGET_S = 10
 # Guarantees), plus slack for a busy machine.
 MARGIN_S = 4
 STOP_NESTED = "--stop-nested"
+STOP_DOCKERD = "--stop-dockerd"
+# The signals the waiter hands to the stop logic (the rest it forwards at once).
+STOP_SIGNALS = ("TERM", "INT")
 WAITER = "dash"
 
 # The waiter (POSIX sh). The traps come first, so that no signal can find the waiter with
@@ -49,17 +59,20 @@ WAITER = "dash"
 # signal is forwarded to $! (set the moment dockerd is forked, before any trap can run),
 # or kept until then. Every trap sets `interrupted` so that a wait cut short by a signal
 # is waited again: dash keeps the child's status, so a second wait returns the real exit
-# status even when the child ended during the trap. TERM and INT run the stop logic once,
-# then go on to dockerd; HUP (reload), USR1 (stack dump) and the rest are passed on at once.
+# status even when the child ended during the trap (and a wait on a child already
+# reported answers 127: the status seen before it is the real one). The first TERM or INT
+# runs the stop logic, which signals dockerd itself (it forwards the signal if the stop
+# logic cannot); later ones, HUP (reload), USR1 (stack dump) and the rest go on at once.
 WAITER_SCRIPT = """\
 pending=
+last=
 forward() {
   if [ -n "$!" ]; then kill -"$1" "$!" 2>/dev/null; else pending="$pending $1"; fi
 }
 stop() {
-  trap 'interrupted=1' TERM INT
-  STOP_COMMAND
-  forward "$1"
+  trap 'interrupted=1; forward TERM' TERM
+  trap 'interrupted=1; forward INT' INT
+  if [ -n "$!" ]; then STOP_COMMAND "$!" "$1" || forward "$1"; else pending="$pending $1"; fi
 }
 trap 'interrupted=1; stop TERM' TERM
 trap 'interrupted=1; stop INT' INT
@@ -71,6 +84,8 @@ while :; do
   interrupted=
   wait "$pid"
   status=$?
+  if [ "$status" -eq 127 ] && [ -n "$last" ]; then exit "$last"; fi
+  last=$status
   [ -n "$interrupted" ] || exit "$status"
 done
 """
@@ -97,11 +112,12 @@ def waiter_argv(
 ) -> list[str]:
     """Run ``argv`` under the small waiter that stops nested containers on SIGTERM/SIGINT.
 
-    At stop time it runs ``DOCKER_HOST=unix://SOCKET dockerlaunch --stop-nested GRACE``:
-    the socket dockerd was told to use, whatever DOCKER_HOST said at start.
+    At stop time it runs ``DOCKER_HOST=unix://SOCKET dockerlaunch --stop-dockerd GRACE PID SIG``
+    (PID and SIG added by the script): the socket dockerd was told to use, whatever
+    DOCKER_HOST said at start.
     """
     launcher = launcher_command() if launcher is None else launcher
-    words = (*launcher, STOP_NESTED, str(grace))
+    words = (*launcher, STOP_DOCKERD, str(grace))
     stop = f"DOCKER_HOST={_quote('unix://' + socket_path)} " + " ".join(_quote(word) for word in words)
     return [waiter, "-c", WAITER_SCRIPT.replace("STOP_COMMAND", stop), "dockerlaunch-waiter", *argv]
 
@@ -135,6 +151,90 @@ def stop_nested_containers(socket_path: str, grace: int) -> int:
     for thread in threads:
         thread.join(timeout=grace + 5)
     return len(ids)
+
+
+def _start_time(pid: int) -> str | None:
+    """Field 22 of /proc/PID/stat, which tells a process from a later one with its pid
+    (None: gone, or a zombie about to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) ": field 3 onwards
+    return None if len(fields) < 20 or fields[0] == "Z" else fields[19]
+
+
+def nested_processes(socket_path: str) -> list[tuple[int, str]]:
+    """(pid, start time) of each running nested container's first process, from dockerd.
+
+    Never raises: without dockerd's answer there is nothing to hold to a deadline.
+    """
+    import json
+
+    from docker_from_scratch.launcher import api
+
+    found: list[tuple[int, str]] = []
+    try:
+        for container in api.running_containers(socket_path, timeout=2.0):
+            status, body = api.request("GET", f"/containers/{container}/json", socket_path=socket_path, timeout=2.0)
+            pid = int(json.loads(body)["State"]["Pid"]) if status == 200 else 0
+            start = _start_time(pid) if pid > 0 else None
+            if start is not None:
+                found.append((pid, start))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warn(f"stop grace: cannot list nested containers ({exc}); dockerd stops them at its own pace")
+    return found
+
+
+def hold_to_deadline(processes: Sequence[tuple[int, str]], grace: float) -> int:
+    """Wait until each process has ended or ``grace`` seconds passed; SIGKILL the rest.
+
+    Killing a container's first process ends the container (its PID namespace goes with it);
+    dockerd, shutting down, records it as exited. Returns how many were killed.
+    """
+    import contextlib
+    import signal
+    import time
+
+    deadline = time.monotonic() + grace
+    left = list(processes)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = [(pid, start) for pid, start in left if _start_time(pid) == start]
+    for pid, _ in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    if left:
+        log.info(f"stop grace: killed {len(left)} nested container(s) still running after {grace} s")
+    return len(left)
+
+
+def stop_dockerd(argv: Sequence[str], env: Mapping[str, str]) -> int:
+    """`dockerlaunch --stop-dockerd GRACE PID SIGNAL`: the stop waiter's work at stop time.
+
+    Note the nested containers' processes, pass SIGNAL to dockerd (PID), and hold the
+    containers to GRACE seconds. Exit 1 only when dockerd could not be signalled (the
+    waiter then forwards the signal itself).
+    """
+    import signal
+
+    from docker_from_scratch.launcher import dind
+
+    if len(argv) != 3 or not argv[0].isdigit() or not argv[1].isdigit() or argv[2] not in STOP_SIGNALS:
+        raise UsageError(
+            f"{STOP_DOCKERD} takes GRACE PID SIGNAL, not {' '.join(argv)!r}", hint=f"e.g. {STOP_DOCKERD} 6 42 TERM"
+        )
+    grace, pid = int(argv[0]), int(argv[1])
+    processes = nested_processes(dind.unix_socket(env))
+    try:
+        os.kill(pid, getattr(signal, f"SIG{argv[2]}"))
+    except OSError as exc:
+        log.warn(f"stop grace: cannot signal dockerd (pid {pid}): {exc}")
+        return 1
+    log.info(f"stop grace: dockerd stops {len(processes)} nested container(s); any left after {grace} s are killed")
+    hold_to_deadline(processes, grace)
+    return 0
 
 
 def pre_stop_grace(argv: Sequence[str]) -> int:
