@@ -259,8 +259,13 @@ def load_images(directory: str = IMAGES_DIR) -> None:
         return
     for name in names:
         path = os.path.join(directory, name)
-        with open(path, "rb") as archive:
-            status, body = docker_api("POST", "/images/load?quiet=1", body=archive, timeout=300)
+        try:
+            with open(path, "rb") as archive:
+                # One deadline covers upload and unpacking: generous, an arm64 guest under TCG is slow.
+                status, body = docker_api("POST", "/images/load?quiet=1", body=archive, timeout=900)
+        except OSError as exc:  # a time-out too: the boot goes on to its commands and power-off
+            log.error(f"loading {path} failed: {exc}")
+            continue
         if status != 200 or b'"error' in body:
             log.error(f"loading {path} failed: {status} {body.decode(errors='replace').strip()}")
         else:
