@@ -354,7 +354,7 @@ def test_user_managed_ca_is_only_verified(dind_image: str, network: str, tmp_pat
 def test_user_managed_wrong_ca_stops_with_one_line(dind_image: str, tmp_path: Path) -> None:
     """A user server cert that does not verify against server/ca.pem should stop the start
     with one error line naming both files."""
-    from docker_from_scratch.host import privileged_flags
+    from tests.testing.engine import dind_flags
 
     certs_dir = user_managed_certs(tmp_path / "certs")
     tls.ensure_certificates(os.fspath(tmp_path / "other"))
@@ -366,7 +366,7 @@ def test_user_managed_wrong_ca_stops_with_one_line(dind_image: str, tmp_path: Pa
         name = unique("dfs-test-badca")
         cleanup.callback(docker, "rm", "-f", "-v", name, check=False)
         result = docker(
-            "run", "--name", name, *privileged_flags(), "-v", f"{certs}:/certs", "-v", f"{data}:/var/lib/docker",
+            "run", "--name", name, *dind_flags(), "-v", f"{certs}:/certs", "-v", f"{data}:/var/lib/docker",
             dind_image, check=False, timeout=120,
         )  # fmt: skip
     assert result.returncode == 1, result.stderr

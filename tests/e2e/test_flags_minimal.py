@@ -3,13 +3,16 @@ the smallest flag set, and each flag of the set is needed: without it the pre-fl
 refuses in one line, naming what is missing and the flag that fixes it, in under a second."""
 
 import json
+import os
 import subprocess
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from docker_from_scratch.builder.options import DEFAULT_SUITE
 from docker_from_scratch.host import MINIMAL_FLAGS, minimal_flags
 from tests.testing.engine import dind, docker, unique
 from tests.testing.reliability import REPO
@@ -39,6 +42,20 @@ def test_flags_minimal_runs_nested_containers_and_builds(image: str, busybox_tar
         dockerfile = f"FROM {NESTED}\nRUN echo built > /built\n".encode()
         daemon.exec("docker", "build", "-q", "-t", "dfs-minimal-build", "-", input=dockerfile)
         assert daemon.exec("docker", "run", "--rm", "dfs-minimal-build", "cat", "/built").stdout.strip() == "built"
+
+
+def test_flags_minimal_pass_the_seed_and_dind_drop_in_suites(default_image: str) -> None:
+    """The seed's and docker:dind's drop-in e2e suites should pass with every DinD container under the minimal set."""
+    env = {**os.environ, "DFS_DIND_FLAGS": "minimal", "DFS_IMAGE": default_image, "DFS_SUITES": DEFAULT_SUITE}
+    suites = ["tests/e2e/test_seed.py", "tests/e2e/test_dind_ci.py"]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *suites],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=1200, check=False,
+    )  # fmt: skip
+    summary = result.stdout.strip().splitlines()[-1:] or ["(no output)"]
+    print(f"under {' '.join(minimal_flags())}: {summary[0]}")
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert " passed" in summary[0] and "failed" not in summary[0], summary
 
 
 def _seconds(stamp: str) -> float:

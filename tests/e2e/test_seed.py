@@ -117,10 +117,10 @@ def test_seed_daemon_s_overlay_runs_overlay2(image: str) -> None:
 
 def test_seed_daemon_s_aufs_fails_naming_overlay2(image: str) -> None:
     """`IMAGE daemon -s aufs` should exit 2 at once with the launcher's error naming overlay2."""
-    from docker_from_scratch.host import privileged_flags
+    from tests.testing.engine import dind_flags
 
     result = subprocess.run(
-        ["docker", "run", "--rm", *privileged_flags(), image, "daemon", "-s", "aufs"],
+        ["docker", "run", "--rm", *dind_flags(), image, "daemon", "-s", "aufs"],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 2

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from docker_from_scratch.host import privileged_flags
+from docker_from_scratch.host import minimal_flags, privileged_flags
 
 BUSYBOX = Path("/bin/busybox")  # Debian's busybox-static
 BUSYBOX_TAG = "dfs-test-busybox:latest"
@@ -158,6 +158,15 @@ class Dind:
         raise AssertionError(f"nested dockerd in {self.name} did not answer; log:\n{self.logs()[-4000:]}")
 
 
+def dind_flags() -> tuple[str, ...]:
+    """The flags DinD containers of the tests get: privileged (or its equivalent), or with
+    DFS_DIND_FLAGS=minimal the minimal set (test_flags_minimal runs whole suites so)."""
+    mode = os.environ.get("DFS_DIND_FLAGS", "privileged")
+    if mode not in ("privileged", "minimal"):
+        raise AssertionError(f"DFS_DIND_FLAGS={mode!r}: use privileged or minimal")
+    return minimal_flags() if mode == "minimal" else privileged_flags()
+
+
 @contextmanager
 def dind(
     image: str,
@@ -173,7 +182,7 @@ def dind(
     name = unique("dfs-test")
     volume = volume or unique("dfs-test-data")
     docker(
-        "run", "-d", "--name", name, *(privileged_flags() if flags is None else flags),
+        "run", "-d", "--name", name, *(dind_flags() if flags is None else flags),
         "-v", f"{volume}:{data_root}", *run_options, image, *args,
     )  # fmt: skip
     container = Dind(name, volume)
