@@ -535,8 +535,9 @@ def probe_userns_unshare(row: Requirement, root: str = "/") -> Result:
         return Result(True, "not probed under another root")
     pid = os.fork()
     if pid == 0:  # the child: it only tries, then reports the errno as its exit status
-        status = 0
+        status = 1  # whatever goes wrong, the child never returns into the caller's code
         try:
+            status = 0
             if hasattr(os, "unshare"):  # Python 3.12+ (the image's); else libc's
                 os.unshare(CLONE_NEWUSER)
             else:
@@ -547,7 +548,10 @@ def probe_userns_unshare(row: Requirement, root: str = "/") -> Result:
                     status = ctypes.get_errno() or 1
         except OSError as error:
             status = error.errno or 1
-        os._exit(min(status, 255))
+        except BaseException:
+            status = 1
+        finally:
+            os._exit(min(status, 255))
     _, wait_status = os.waitpid(pid, 0)
     errno_value = os.waitstatus_to_exitcode(wait_status)
     if errno_value == 0:
