@@ -1,14 +1,16 @@
 """Run a command N times and print each run's wall time in ms as one JSON list.
 
-``python3 timed.py N COMMAND [ARGS...]``; standard library only, so the same script times
-``docker run`` inside our image (with its Python) and on the host. A failed run stops
-the script with the command's status and its last error line.
+``python3 timed.py N COMMAND [ARGS...]``; the standard library and the launcher's own
+subprocess door (``launcher.run``: the image's Python has no ``subprocess`` module), so the
+same script times ``docker run`` inside our image and on the host. A failed run stops the
+script with the command's status and its last error line.
 """
 
 import json
-import subprocess
 import sys
 import time
+
+from docker_from_scratch.launcher import run
 
 
 def main() -> int:
@@ -16,7 +18,7 @@ def main() -> int:
     times = []
     for _ in range(count):
         started = time.monotonic()
-        result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+        result = run.run(command, check=False, timeout=None)
         times.append((time.monotonic() - started) * 1000)
         if result.returncode != 0:
             print((result.stderr.strip().splitlines() or ["no error output"])[-1], file=sys.stderr)
