@@ -40,10 +40,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-# The hook's timeout per nested container when none is given: docker stop's own default.
-DEFAULT_PRE_STOP_GRACE = 10
 # docker stop's default timeout when neither `docker stop -t` nor `--stop-timeout` is set.
 DEFAULT_BUDGET_S = 10
+# The hook's timeout per nested container when none is given: docker stop's own default.
+DEFAULT_PRE_STOP_GRACE = DEFAULT_BUDGET_S
 # What a stop needs after the nested containers are gone: the launcher's start at stop
 # time (~40 ms), dockerd's own shutdown and containerd's (~1.5 s measured, see the README's
 # Guarantees), plus slack for a busy machine.
