@@ -98,7 +98,7 @@ def test_qemu_argv_for_arm64_is_virt_on_tcg_with_its_uart(tmp_path: Path) -> Non
 
 
 def test_build_refuses_load_with_several_arches_before_building(tmp_path: Path) -> None:
-    """`build --arch amd64,arm64 --load` and an unknown --arch should be usage errors (2) in one line, nothing written."""
+    """`build --arch amd64,arm64 --load` and an unknown --arch should be usage errors (2), one line, nothing written."""
     def build(*args: str) -> subprocess.CompletedProcess[str]:
         argv = [sys.executable, "-m", "docker_from_scratch.cli", "build", *args, "-o", str(tmp_path / "o")]
         return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
