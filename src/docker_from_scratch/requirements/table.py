@@ -155,7 +155,7 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         why="wait for `docker stop` in about 0.3 MB RSS, then stop nested containers on time (the clean stop)",
         # stopgrace.WAITERS: the launcher takes dash when mksh-static is missing.
         probe="program", target="mksh-static",
-        lost="the small stop waiter: dash waits instead (1.6 MB RSS), else the launcher stays resident (~12 MB)",
+        lost="the small stop waiter: dash waits instead (2.0 MB RSS), else the launcher stays resident (~12 MB)",
         fix="install mksh",
         packages=("mksh",), programs=("mksh-static",),
     ),
