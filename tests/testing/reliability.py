@@ -160,6 +160,13 @@ def docker_time(stamp: str) -> float:
     return datetime.fromisoformat(whole + "+00:00").timestamp() + float(f"0.{fraction or 0}")
 
 
+def ran_s(name: str) -> float:
+    """Seconds container ``name`` ran (State.StartedAt to FinishedAt): its own time, without
+    the docker CLI's start and exit or the engine's container creation."""
+    state = container_state(name)
+    return docker_time(str(state["FinishedAt"])) - docker_time(str(state["StartedAt"]))
+
+
 def signalled_to_exit_s(name: str, since: float) -> float | None:
     """Seconds from the host engine's first signal to container ``name`` after ``since``
     (its `kill` event) to the container's exit (State.FinishedAt): the stop itself,
