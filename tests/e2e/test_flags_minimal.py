@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ import pytest
 from docker_from_scratch.builder.options import DEFAULT_SUITE
 from docker_from_scratch.host import MINIMAL_FLAGS, minimal_flags
 from tests.testing.engine import dind, docker, unique
-from tests.testing.reliability import REPO
+from tests.testing.reliability import REPO, ran_s
 
 NESTED = "dfs-test-busybox:latest"
 # flag removed -> words the pre-flight's one error line must carry (what is missing, the fix).
@@ -58,12 +57,6 @@ def test_flags_minimal_pass_the_seed_and_dind_drop_in_suites(default_image: str)
     assert " passed" in summary[0] and "failed" not in summary[0], summary
 
 
-def _seconds(stamp: str) -> float:
-    """docker's RFC 3339 time with nanoseconds, as seconds since the epoch."""
-    whole, _, fraction = stamp.rstrip("Z").partition(".")
-    return datetime.fromisoformat(whole + "+00:00").timestamp() + float(f"0.{fraction or 0}")
-
-
 @pytest.mark.parametrize("removed", [pair[1] for pair, _ in MINIMAL_FLAGS])
 def test_flags_minimal_each_flag_is_needed(image: str, removed: str) -> None:
     """Without one flag of the set the pre-flight should refuse in one line naming it, exit 1, under 1 s."""
@@ -81,7 +74,7 @@ def test_flags_minimal_each_flag_is_needed(image: str, removed: str) -> None:
         assert state["ExitCode"] == 1 and len(errors) == 1, f"{state}\n{logs.stderr}"
         for word in REFUSALS[removed]:
             assert word in errors[0], errors[0]
-        took = _seconds(state["FinishedAt"]) - _seconds(state["StartedAt"])
+        took = ran_s(name)
         print(f"without {removed}: refused in {took:.2f} s: {errors[0]}")
         assert took < 1.0, took
     finally:

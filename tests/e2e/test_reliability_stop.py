@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tests.testing.engine import Dind, dind, docker
 from tests.testing.procs import sleep_until
-from tests.testing.reliability import SERVICE_SCRIPT, container_state, volume_path
+from tests.testing.reliability import SERVICE_SCRIPT, container_state, signalled_to_exit_s, volume_path
 
 NESTED = "dfs-test-busybox:latest"
 
@@ -50,11 +50,13 @@ def nested_states(data_root: Path) -> dict[str, dict[str, object]]:
 
 
 def stop(daemon: Dind, *options: str) -> float:
-    """`docker stop` the DinD container; returns the seconds it took."""
-    start = time.monotonic()
+    """`docker stop` the DinD container; returns the seconds from its SIGTERM to its exit."""
+    since, start = time.time(), time.monotonic()
     docker("stop", *options, daemon.name, timeout=120)
-    took = time.monotonic() - start
-    print(f"docker stop {' '.join(options)} took {took:.1f} s")
+    wall = time.monotonic() - start
+    took = signalled_to_exit_s(daemon.name, since)
+    took = wall if took is None else took
+    print(f"docker stop {' '.join(options)} took {took:.1f} s from SIGTERM to exit ({wall:.1f} s with the CLI)")
     return took
 
 

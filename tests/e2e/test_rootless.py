@@ -6,7 +6,6 @@ certificates volume, like a CI service. The refusals start the image once each w
 piece taken away and expect the launcher's one line, within a second.
 """
 
-import datetime
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -16,7 +15,8 @@ import pytest
 
 from docker_from_scratch.host import privileged_flags
 from tests.testing.engine import Dind, dind, docker, unique
-from tests.testing.rootless import DATA_ROOT, SUBID_COUNT, SUBID_START, UID, make_tun_node, tun_flags
+from tests.testing.reliability import ran_s
+from tests.testing.rootless import DATA_ROOT, HOME, SUBID_COUNT, SUBID_START, UID, make_tun_node, tun_flags
 
 pytestmark = pytest.mark.e2e
 
@@ -202,16 +202,6 @@ def test_rootless_health_check_answers(daemon: Dind) -> None:
 # --- refusals: one piece taken away each -----------------------------------------------------
 
 
-def _seconds_ran(name: str) -> float:
-    started, finished = docker("inspect", "-f", "{{.State.StartedAt}} {{.State.FinishedAt}}", name).stdout.split()
-
-    def parse(text: str) -> datetime.datetime:
-        head, _, fraction = text.rstrip("Z").partition(".")
-        return datetime.datetime.fromisoformat(f"{head}.{(fraction + '000000')[:6]}")
-
-    return (parse(finished) - parse(started)).total_seconds()
-
-
 @pytest.fixture(scope="module")
 def empty_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("empty") / "empty"
@@ -257,7 +247,7 @@ def test_rootless_refusal_is_one_line_within_a_second(
     name = unique("dfs-test-refusal")
     try:
         result = docker("run", "--name", name, *flags, *options, rootless_image, check=False, timeout=120)
-        seconds = _seconds_ran(name)
+        seconds = ran_s(name)
     finally:
         docker("rm", "-f", "-v", name, check=False)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -266,6 +256,39 @@ def test_rootless_refusal_is_one_line_within_a_second(
     assert len(errors) == 1 and errors == lines[-1:], result.stderr
     for word in words:
         assert word in errors[0], errors[0]
+    assert seconds < 1.0, f"refused after {seconds:.2f} s"
+
+
+# The launcher's input checks, on the files rootless dockerd reads: usage errors (exit 2).
+INPUT_REFUSALS = {
+    "broken-daemon-json": (
+        ("-v", f"{{broken}}:{HOME}/.config/docker/daemon.json:ro"),
+        (f"daemon config {HOME}/.config/docker/daemon.json is not valid JSON", "hint: fix the JSON"),
+    ),
+    "bad-tls-san": (("-e", "DOCKER_TLS_SAN=nonsense:x"), ("DOCKER_TLS_SAN entry 'nonsense:x'", "hint: write entries")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INPUT_REFUSALS))
+def test_rootless_bad_input_is_a_usage_error(case: str, rootless_image: str, tun_node: Path, tmp_path: Path) -> None:
+    """A broken ~/.config/docker/daemon.json or DOCKER_TLS_SAN should stop a rootless start in one line, exit 2."""
+    broken = tmp_path / "daemon.json"
+    broken.write_text("{not json")
+    broken.chmod(0o644)
+    extra, words = INPUT_REFUSALS[case]
+    name = unique("dfs-test-input")
+    flags = [*privileged_flags(), *tun_flags(tun_node), *(word.format(broken=broken) for word in extra)]
+    try:
+        result = docker("run", "--name", name, *flags, rootless_image, check=False, timeout=120)
+        seconds = ran_s(name)
+    finally:
+        docker("rm", "-f", "-v", name, check=False)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("dockerlaunch: error: ")]
+    assert result.returncode == 2 and len(errors) == 1 and errors == lines[-1:], result.stderr
+    for word in words:
+        assert word in errors[0], errors[0]
+    assert "rootlesskit" not in result.stderr, result.stderr  # refused before rootlesskit started
     assert seconds < 1.0, f"refused after {seconds:.2f} s"
 
 

@@ -1,21 +1,24 @@
 """The default clean stop: `docker stop` of the DinD container exits 0 with SIGTERM-deaf
 nested containers, under docker's default 10 s, and honours a longer budget.
 
-By default the launcher leaves docker-init as PID 1 with a dash waiter as its child; on
-SIGTERM the waiter runs `dockerlaunch --stop-nested` (nested containers stopped with a
-grace derived from the budget), then forwards the signal to dockerd (stopgrace.py).
+By default the launcher leaves docker-init as PID 1 with the mksh-static waiter as its
+child; on SIGTERM the waiter runs `dockerlaunch --stop-dockerd`, which passes the signal
+to dockerd and kills nested containers still running after a grace derived from the
+budget (stopgrace.py).
 """
 
 from pathlib import Path
 
+from docker_from_scratch.launcher import stopgrace
 from tests.e2e.test_reliability_stop import NESTED, nested_states, start_services, stop
 from tests.testing.engine import Dind, dind, docker
 from tests.testing.reliability import container_pid, container_state, rollup_kib, volume_path
 
 DEAF = ("deaf-a", "deaf-b", "deaf-c")
-# Memory the issue allows for what waits resident for the signal (docker-init is ~0.7 MB).
-# Counted as PSS: dash's RSS is mostly libc and ld.so pages that dockerd maps too (README).
+# RSS the issue allows for what waits resident for the signal (docker-init is ~0.7 MB).
 RESIDENT_LIMIT_KIB = 2048
+# The waiter the image ships (stopgrace.WAITERS: the launcher's first choice).
+WAITER = stopgrace.WAITERS[0]
 
 
 def start_deaf(daemon: Dind) -> None:
@@ -52,8 +55,8 @@ def test_default_stop_exits_zero_with_deaf_nested_containers(image: str, busybox
         start_services(daemon, ["svc"])
         waiting = resident(daemon.name)
         print(f"resident before the stop (kB): {waiting}")
-        assert set(waiting) == {"docker-init", "dash"}, waiting
-        assert sum(sizes["Pss"] for sizes in waiting.values()) <= RESIDENT_LIMIT_KIB, waiting
+        assert set(waiting) == {"docker-init", WAITER}, waiting
+        assert sum(sizes["Rss"] for sizes in waiting.values()) <= RESIDENT_LIMIT_KIB, waiting
         took = stop(daemon)
         state, log = container_state(daemon.name), daemon.logs()
         assert state["ExitCode"] == 0 and not state["OOMKilled"], f"took {took:.1f} s: {state}\n{log[-3000:]}"

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -151,6 +152,36 @@ def container_state(name: str) -> dict[str, object]:
     from tests.testing.engine import docker
 
     return dict(json.loads(docker("inspect", "-f", "{{json .State}}", name).stdout))
+
+
+def docker_time(stamp: str) -> float:
+    """docker's RFC 3339 time with nanoseconds, as seconds since the epoch."""
+    whole, _, fraction = stamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(whole + "+00:00").timestamp() + float(f"0.{fraction or 0}")
+
+
+def ran_s(name: str) -> float:
+    """Seconds container ``name`` ran (State.StartedAt to FinishedAt): its own time, without
+    the docker CLI's start and exit or the engine's container creation."""
+    state = container_state(name)
+    return docker_time(str(state["FinishedAt"])) - docker_time(str(state["StartedAt"]))
+
+
+def signalled_to_exit_s(name: str, since: float) -> float | None:
+    """Seconds from the host engine's first signal to container ``name`` after ``since``
+    (its `kill` event) to the container's exit (State.FinishedAt): the stop itself,
+    without the docker CLI's own start and exit on a busy machine. None: no such event."""
+    import time
+
+    from tests.testing.engine import docker
+
+    events = docker(
+        "events", "--since", f"{since:.3f}", "--until", f"{time.time() + 0.5:.3f}",
+        "--filter", f"container={name}", "--filter", "event=kill", "--format", "{{.TimeNano}}",
+    ).stdout.split()  # fmt: skip
+    if not events:
+        return None
+    return docker_time(str(container_state(name)["FinishedAt"])) - int(events[0]) / 1e9
 
 
 def volume_path(volume: str) -> Path:

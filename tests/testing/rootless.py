@@ -9,6 +9,7 @@ from docker_from_scratch.builder import content
 # /dev/net/tun's numbers (Documentation/admin-guide/devices.txt: misc 200).
 TUN_MAJOR, TUN_MINOR = 10, 200
 DATA_ROOT = content.ROOTLESS_DATA_ROOT
+HOME = content.ROOTLESS_HOME
 UID = content.ROOTLESS_UID
 SUBID_START, SUBID_COUNT = content.ROOTLESS_SUBID_START, content.ROOTLESS_SUBID_COUNT
 

@@ -98,13 +98,13 @@ def test_qemu_argv_for_arm64_is_virt_on_tcg_with_its_uart(tmp_path: Path) -> Non
 
 
 def test_build_refuses_load_with_several_arches_before_building(tmp_path: Path) -> None:
-    """`build --arch amd64,arm64 --load` and an unknown --arch should fail in one line, with nothing written."""
+    """`build --arch amd64,arm64 --load` and an unknown --arch should be usage errors (2), one line, nothing written."""
     def build(*args: str) -> subprocess.CompletedProcess[str]:
         argv = [sys.executable, "-m", "docker_from_scratch.cli", "build", *args, "-o", str(tmp_path / "o")]
         return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
 
     loaded = build("--arch", "amd64,arm64", "--load")
-    assert loaded.returncode == 1 and loaded.stderr.count("\n") == 1
+    assert loaded.returncode == 2 and loaded.stderr.count("\n") == 1
     assert "--load takes one --arch" in loaded.stderr and "(hint: " in loaded.stderr
     unknown = build("--arch", "amd64,sparc")
     assert unknown.returncode == 2 and "'amd64,sparc': use amd64, arm64, armhf" in unknown.stderr

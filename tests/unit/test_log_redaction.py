@@ -15,6 +15,31 @@ def test_redaction_secret_values_from_names_with_secret_words() -> None:
     assert sorted(log.secret_values(env)) == ["k-value", "p-value", "s-value", "t-value"]
 
 
+@pytest.mark.parametrize(
+    "name", ["KEY", "API_KEY", "AWS_SECRET_ACCESS_KEY", "gh-token", "DB_PASSWORD", "app.secrets", "SSH_KEYS"]
+)
+def test_redaction_secret_name_is_a_part_of_the_name(name: str) -> None:
+    """A name with KEY, TOKEN, PASSWORD or SECRET as one of its parts (split on _ - .) should be secret."""
+    assert log.is_secret_name(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["KEYCLOAK_URL", "MONKEY", "KEYBOARD_LAYOUT", "TOKENIZER", "SECRETARY", "PASSWORDLESS_LOGIN", "DOCKER_TLS_SAN"],
+)
+def test_redaction_secret_word_inside_another_word_is_not_secret(name: str) -> None:
+    """A secret word inside another word (KEYCLOAK, MONKEY) should not make the value secret."""
+    assert not log.is_secret_name(name)
+
+
+def test_redaction_keeps_values_of_names_with_a_word_inside_another() -> None:
+    """A KEYCLOAK_URL should stay readable in the log while API_KEY's value is hidden."""
+    env = {"KEYCLOAK_URL": "https://sso.example", "API_KEY": "k-value"}
+    assert log.secret_values(env) == ["k-value"]
+    redacted = log.redact("sso https://sso.example key k-value", log.secret_values(env))
+    assert redacted == "sso https://sso.example key ***"
+
+
 def test_redaction_replaces_every_occurrence_longest_first() -> None:
     """Each secret should become *** wherever it appears, a longer one before its prefix."""
     line = "exec dockerd --label a=hunter2xx --label b=hunter2"

@@ -160,3 +160,44 @@ def test_check_verdict_names_rootless_rows_apart(tmp_path: Path) -> None:
     assert report.docker_can_run
     verdict = "Docker can run here; every requirement was found; rootless mode also needs: subordinate ids"
     assert report.verdict() == verdict
+
+
+def test_rootlesskit_argv_leaves_a_user_published_port_to_the_user() -> None:
+    """A -p of dockerd's port in DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS should be published once, as the user gave it."""
+    options = parse(["/usr/bin/dockerd", "-H", "tcp://0.0.0.0:2376"], {"DOCKER_TLS_CERTDIR": ""})
+    env = {"XDG_RUNTIME_DIR": "/run/user/1000", "DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS": "-p 127.0.0.1:2376:2376/tcp"}
+    argv = rootless.rootlesskit_argv(options, env, "slirp4netns", 1500, "builtin")
+    assert [word for word in argv if "2376" in word] == ["127.0.0.1:2376:2376/tcp"]
+    env["DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS"] = "--publish=0.0.0.0:8080:80/tcp"
+    argv = rootless.rootlesskit_argv(options, env, "slirp4netns", 1500, "builtin")
+    assert "--publish=0.0.0.0:2376:2376/tcp" in argv and argv[-1] == "--publish=0.0.0.0:8080:80/tcp"
+
+
+def test_rootless_inputs_are_the_files_rootless_dockerd_reads() -> None:
+    """The checked data root and daemon.json should be rootless dockerd's (XDG or ~/.local, ~/.config) or the user's."""
+    options = parse(["/usr/bin/dockerd"], {"DOCKER_TLS_CERTDIR": ""})
+    inputs = rootless.dockerd_inputs(options, {"HOME": "/home/rootless"})
+    assert inputs.data_root == "/home/rootless/.local/share/docker"
+    assert inputs.config_file == "/home/rootless/.config/docker/daemon.json"
+    xdg = rootless.dockerd_inputs(options, {"HOME": "/h", "XDG_DATA_HOME": "/d", "XDG_CONFIG_HOME": "/c"})
+    assert (xdg.data_root, xdg.config_file) == ("/d/docker", "/c/docker/daemon.json")
+    own = parse(["/usr/bin/dockerd", "--data-root", "/data", "--config-file", "/cfg.json"], {"DOCKER_TLS_CERTDIR": ""})
+    mine = rootless.dockerd_inputs(own, {"HOME": "/h"})
+    assert (mine.data_root, mine.config_file) == ("/data", "/cfg.json")
+    assert options.data_root == "/var/lib/docker" and options.config_file is None  # the caller's stay as they were
+
+
+def test_rootless_inputs_refuse_a_broken_daemon_json(tmp_path: Path) -> None:
+    """A broken ~/.config/docker/daemon.json should stop the rootless start as a usage error naming it."""
+    write(tmp_path / ".config/docker/daemon.json", "{not json")
+    options = parse(["/usr/bin/dockerd"], {"DOCKER_TLS_CERTDIR": ""})
+    with pytest.raises(UsageError, match=r"\.config/docker/daemon\.json"):
+        preflight.check_inputs(rootless.dockerd_inputs(options, {"HOME": str(tmp_path)}))
+
+
+def test_rootless_inputs_refuse_a_bad_tls_san(tmp_path: Path) -> None:
+    """A DOCKER_TLS_SAN entry that is no SAN should stop the rootless start too, as the rootful one does."""
+    env = {"DOCKER_TLS_CERTDIR": str(tmp_path / "certs"), "DOCKER_TLS_SAN": "nonsense:x"}
+    options = parse(["/usr/bin/dockerd"], env)
+    with pytest.raises(UsageError):
+        preflight.check_inputs(rootless.dockerd_inputs(options, {"HOME": str(tmp_path)}))

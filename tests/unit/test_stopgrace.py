@@ -90,3 +90,17 @@ def test_stop_grace_asked_only_when_the_user_sets_it(dockerd_path: dict[str, str
     assert parse(["dockerd"], dockerd_path).stop_grace_asked is False
     assert parse(["--stop-grace", "3", "dockerd"], dockerd_path).stop_grace_asked is True
     assert parse(["dockerd"], {**dockerd_path, "DOCKER_LAUNCH_STOP_TIMEOUT": "30"}).stop_grace_asked is True
+
+
+def test_stop_grace_waiter_prefers_mksh_static_then_dash(tmp_path: Path) -> None:
+    """The waiter should be mksh-static when PATH has it, else dash, else none (the launcher waits itself)."""
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    assert stopgrace.find_waiter(f"{first}:{second}") is None
+    (first / "dash").write_text("")
+    (first / "dash").chmod(0o755)
+    assert stopgrace.find_waiter(f"{first}:{second}") == f"{first}/dash"
+    (second / "mksh-static").write_text("")
+    (second / "mksh-static").chmod(0o755)
+    assert stopgrace.find_waiter(f"{first}:{second}") == f"{second}/mksh-static"

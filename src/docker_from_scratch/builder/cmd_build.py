@@ -10,9 +10,9 @@ from pathlib import Path
 
 from docker_from_scratch.builder import report
 from docker_from_scratch.builder.build import DEFAULT_TAG, build_image, image_name
-from docker_from_scratch.builder.errors import BuildError
 from docker_from_scratch.builder.image import docker_load
 from docker_from_scratch.builder.options import add_common_arguments
+from docker_from_scratch.errors import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     arches = list(dict.fromkeys(args.arch or ["amd64"]))
     if len(arches) > 1 and args.load:
-        raise BuildError(
+        # Two options that cannot go together: a usage error (2), like an unknown --arch.
+        raise UsageError(
             "--load takes one --arch: docker load keeps one platform per tag",
             hint="push the multi-platform archive (docker-from-scratch push) or build one --arch",
         )

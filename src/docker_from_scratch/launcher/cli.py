@@ -193,9 +193,9 @@ def redirect_output(log_file: str) -> None:
 def start_dockerd(options: args.LaunchOptions, env: dict[str, str]) -> NoReturn:
     """exec dockerd; in reap mode under docker-init (small), else supervised by us.
 
-        stop grace   reap   docker-init   dash      dockerd runs under
-        on           yes    found         found     docker-init -s, then the dash stop waiter
-        on           no     any           found     the dash stop waiter (exec)
+        stop grace   reap   docker-init   waiter    dockerd runs under
+        on           yes    found         found     docker-init -s, then the stop waiter
+        on           no     any           found     the stop waiter (exec)
         on           yes    missing       any       the launcher (resident: reaps, stops nested first)
         on           any    any           missing   the launcher (resident: stops nested first)
         off          yes    found         any       docker-init -s (exec)
@@ -211,9 +211,10 @@ def start_dockerd(options: args.LaunchOptions, env: dict[str, str]) -> NoReturn:
     if options.stop_grace is not None:
         from docker_from_scratch.launcher import stopgrace
 
-        waiter = find_program(stopgrace.WAITER, env.get("PATH", ""))
+        waiter = stopgrace.find_waiter(env.get("PATH", ""))
         if waiter is None or (reap and init is None):
-            log.debug(f"stop grace {options.stop_grace} s: no {DOCKER_INIT} or {stopgrace.WAITER}: staying resident")
+            shells = " or ".join(stopgrace.WAITERS)
+            log.debug(f"stop grace {options.stop_grace} s: no {DOCKER_INIT} or no {shells}: staying resident")
             supervise_with_stop_grace(argv, env, options.stop_grace, options.socket_path)
         socket = options.socket_path or DOCKER_SOCKET
         argv = stopgrace.waiter_argv(waiter, options.stop_grace, socket, argv)

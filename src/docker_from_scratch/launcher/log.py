@@ -4,9 +4,10 @@ Kept to plain ``sys.stderr`` writes: importing ``logging`` costs several millise
 at every start, and the launcher logs only a few dozen lines.
 
 Every line passes one redaction (``redact``) on its way out, whatever its level: the
-values of environment variables whose names hold KEY, TOKEN, PASSWORD or SECRET become
-``***`` wherever they appear (an argv in a debug line, an error quoting a path), and a
-PEM private-key block becomes ``[private key redacted]``. One place, so no step can forget.
+values of environment variables whose names hold KEY, TOKEN, PASSWORD or SECRET as a
+part of the name (parts split on ``_``, ``-``, ``.``; plurals too) become ``***``
+wherever they appear (an argv in a debug line, an error quoting a path), and a PEM
+private-key block becomes ``[private key redacted]``. One place, so no step can forget.
 """
 
 from __future__ import annotations
@@ -29,10 +30,17 @@ _PEM_BEGIN, _PEM_END, _PEM_TAIL = "-----BEGIN ", "-----END ", "-----"
 _secret_values: list[str] = []  # filled on first use: the environment the launcher was given
 
 
+def is_secret_name(name: str) -> bool:
+    """Whether one part of ``name`` is a secret word: API_KEY, GH_TOKENS, db-password, but
+    not KEYCLOAK_URL or MONKEY (a word inside another word is not that word)."""
+    parts = name.upper().replace("-", "_").replace(".", "_").split("_")
+    return any(part in SECRET_NAME_WORDS or (part[:-1] in SECRET_NAME_WORDS and part.endswith("S")) for part in parts)
+
+
 def secret_values(environ: dict[str, str] | os._Environ[str] | None = None) -> list[str]:
     """Values of the variables whose names hold a secret word, longest first."""
     environ = os.environ if environ is None else environ
-    found = {value for name, value in environ.items() if value and any(w in name.upper() for w in SECRET_NAME_WORDS)}
+    found = {value for name, value in environ.items() if value and is_secret_name(name)}
     return sorted(found, key=len, reverse=True)
 
 

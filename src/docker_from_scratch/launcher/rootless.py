@@ -99,9 +99,28 @@ def network(env: Mapping[str, str], root: str = "/") -> tuple[str, int, str]:
     return net, int(text), port_driver
 
 
-def published_ports(dockerd_args: list[str]) -> list[str]:
+def user_published(flags: list[str]) -> set[str]:
+    """The child side (``PORT/PROTO``) of each ``--publish``/``-p`` in the user's rootlesskit flags."""
+    found = set()
+    for index, flag in enumerate(flags):
+        spec = None
+        for name in ("--publish", "-p"):
+            if flag.startswith(name + "="):
+                spec = flag.removeprefix(name + "=")
+            elif flag == name and index + 1 < len(flags):
+                spec = flags[index + 1]
+        if spec:
+            port, _, proto = spec.rpartition(":")[2].partition("/")
+            found.add(f"{port}/{proto or 'tcp'}")
+    return found
+
+
+def published_ports(dockerd_args: list[str], user_flags: list[str] | None = None) -> list[str]:
     """rootlesskit --publish specs for dockerd's own TCP hosts (2376): dockerd listens in
-    rootlesskit's network namespace, so its API port must be forwarded out of it."""
+    rootlesskit's network namespace, so its API port must be forwarded out of it. A port
+    the user publishes in DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS is left to the user's spec
+    (rootlesskit would refuse to publish it twice)."""
+    taken = user_published(user_flags or [])
     specs = []
     words = list(dockerd_args)
     for index, arg in enumerate(words):
@@ -112,7 +131,7 @@ def published_ports(dockerd_args: list[str]) -> list[str]:
             value = words[index + 1]
         if value and value.startswith("tcp://"):
             address, _, port = value.removeprefix("tcp://").rpartition(":")
-            if port.isdigit():
+            if port.isdigit() and f"{port}/tcp" not in taken:
                 specs.append(f"{address or '0.0.0.0'}:{port}:{port}/tcp")
     return specs
 
@@ -200,9 +219,26 @@ def rootlesskit_argv(
         "--copy-up=/run",
         "--propagation=rslave",
     ]
-    argv += [f"--publish={spec}" for spec in published_ports(options.dockerd_args)]
-    argv += env.get("DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS", "").split()
+    user_flags = env.get("DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS", "").split()
+    argv += [f"--publish={spec}" for spec in published_ports(options.dockerd_args, user_flags)]
+    argv += user_flags
     return argv
+
+
+def dockerd_inputs(options: LaunchOptions, env: Mapping[str, str]) -> LaunchOptions:
+    """``options`` with the data root and daemon config rootless dockerd reads: the user's
+    own, else dockerd's rootless defaults ($XDG_DATA_HOME/docker, else
+    ~/.local/share/docker; $XDG_CONFIG_HOME/docker/daemon.json, else ~/.config/...), never
+    the rootful /var/lib/docker and /etc/docker."""
+    import copy
+
+    home = env.get("HOME", "")
+    inputs = copy.copy(options)
+    if not any(arg == "--data-root" or arg.startswith("--data-root=") for arg in options.dockerd_args):
+        inputs.data_root = os.path.join(env.get("XDG_DATA_HOME") or f"{home}/.local/share", "docker")
+    if options.config_file is None:
+        inputs.config_file = os.path.join(env.get("XDG_CONFIG_HOME") or f"{home}/.config", "docker", "daemon.json")
+    return inputs
 
 
 def launch(options: LaunchOptions) -> NoReturn:
@@ -221,13 +257,16 @@ def launch(options: LaunchOptions) -> NoReturn:
             )
         net, mtu, port_driver = network(env)
         check_rootless(net, release, env)
-        if options.tls_certdir is not None:
-            from docker_from_scratch.launcher.preflight import check_can_be_created
+        from docker_from_scratch.launcher.preflight import check_can_be_created, check_inputs
 
+        if options.tls_certdir is not None:
             check_can_be_created(
                 options.tls_certdir, f"DOCKER_TLS_CERTDIR {options.tls_certdir}",
                 f"mount a directory uid {os.getuid()} can write there (the image's /certs is)",
             )  # fmt: skip
+        # The rootful path's input checks (daemon.json, data root, log file, DOCKER_TLS_SAN),
+        # on the files rootless dockerd reads.
+        check_inputs(dockerd_inputs(options, env))
     log.debug(
         "rootless: skipped (they need root, or dockerd does them in rootlesskit's namespaces): "
         "API file systems, cgroups, mount propagation, layout, kernel modules, "

@@ -18,10 +18,13 @@ when the user gave the container a longer ``--stop-timeout``: the container's ow
 is not visible inside it, its environment is) minus what dockerd needs after that.
 
 Who waits for the signal must be small, since it waits for the container's whole life:
-a tiny POSIX shell (Debian's dash, ~0.1 MB of text) runs as docker-init's child, traps
-the signal, and only then starts the launcher again
-(``dockerlaunch --stop-dockerd GRACE PID SIGNAL``) for the expensive part. A resident
-CPython would cost ~12 MB for the same wait.
+a tiny POSIX shell runs as docker-init's child, traps the signal, and only then starts
+the launcher again (``dockerlaunch --stop-dockerd GRACE PID SIGNAL``) for the expensive
+part. The shell is Debian's mksh-static (mksh linked statically, against musl on trixie,
+0.24 MB, one file): it touches about 0.3 MB, where dash with glibc is 2.0 MB RSS, most of
+it libc and ld.so pages, so docker-init plus the waiter stay under 2 MB RSS (1.05 MB;
+the README's Guarantees has the figures). dash is the fallback (a Debian host under `export`). A
+resident CPython would cost ~12 MB for the same wait.
 
 `dockerlaunch --stop-nested [S]` is the Kubernetes preStop hook: the kubelet runs it in the
 container before it sends SIGTERM, and waits for it. It stops the nested containers through
@@ -35,6 +38,7 @@ import sys
 
 from docker_from_scratch.launcher import log
 from docker_from_scratch.launcher.errors import UsageError
+from docker_from_scratch.requirements.paths import find_program
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -52,15 +56,17 @@ STOP_NESTED = "--stop-nested"
 STOP_DOCKERD = "--stop-dockerd"
 # The signals the waiter hands to the stop logic (the rest it forwards at once).
 STOP_SIGNALS = ("TERM", "INT")
-WAITER = "dash"
+# The waiter shells, in order of preference: the first found on PATH runs WAITER_SCRIPT.
+WAITERS = ("mksh-static", "dash")
 
 # The waiter (POSIX sh). The traps come first, so that no signal can find the waiter with
 # its default action (which would end it and leave dockerd to the PID namespace's end). A
 # signal is forwarded to $! (set the moment dockerd is forked, before any trap can run),
 # or kept until then. Every trap sets `interrupted` so that a wait cut short by a signal
-# is waited again: dash keeps the child's status, so a second wait returns the real exit
-# status even when the child ended during the trap (and a wait on a child already
-# reported answers 127: the status seen before it is the real one). The first TERM or INT
+# is waited again: dash and mksh keep the child's status, so a second wait returns the
+# real exit status even when the child ended during the trap (and a wait on a child
+# already reported answers 127: the status seen before it is the real one). Only POSIX
+# sh, so that every shell of WAITERS runs it (tests/integration/test_stop_waiter.py). The first TERM or INT
 # runs the stop logic, which signals dockerd itself (it forwards the signal if the stop
 # logic cannot); later ones, HUP (reload), USR1 (stack dump) and the rest go on at once.
 WAITER_SCRIPT = """\
@@ -89,6 +95,15 @@ while :; do
   [ -n "$interrupted" ] || exit "$status"
 done
 """
+
+
+def find_waiter(search_path: str) -> str | None:
+    """The first shell of ``WAITERS`` on ``search_path``, or None (the launcher waits itself)."""
+    for name in WAITERS:
+        found = find_program(name, search_path)
+        if found is not None:
+            return found
+    return None
 
 
 def grace_for_budget(budget: int) -> int:
