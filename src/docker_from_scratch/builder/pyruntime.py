@@ -55,6 +55,9 @@ EXCLUDED = (
     # from the openssl CLI) and shutil's bz2/lzma (archive formats the launcher never
     # writes). With them go _ssl, _bz2, _lzma and their libraries: about 0.5 MB.
     "ssl", "bz2", "lzma", "_ssl", "_bz2", "_lzma",
+    # Pure-Python fallbacks behind try-imports of modules CPython always compiles in:
+    # abc.py's _py_abc (for _abc) and threading's _threading_local (for _thread._local).
+    "_py_abc", "_threading_local",
 )  # fmt: skip
 # Third-party distributions the launcher imports in the image: none since the bridge
 # step speaks netlink with the stdlib (launcher/netlink.py says why); pyelftools, the
