@@ -58,6 +58,10 @@ EXCLUDED = (
     # Pure-Python fallbacks behind try-imports of modules CPython always compiles in:
     # abc.py's _py_abc (for _abc) and threading's _threading_local (for _thread._local).
     "_py_abc", "_threading_local",
+    # Python 3.14 (forky): shutil's try-import of compression.zstd (with _zstd), like
+    # bz2 and lzma above; and importlib's own _bootstrap modules, which importlib/__init__
+    # takes from the frozen _frozen_importlib(_external): a zip copy is never read.
+    "compression", "_zstd", "importlib._bootstrap", "importlib._bootstrap_external",
 )  # fmt: skip
 # Third-party distributions the launcher imports in the image: none since the bridge
 # step speaks netlink with the stdlib (launcher/netlink.py says why); pyelftools, the
