@@ -77,7 +77,13 @@ DYNAMIC_PACKAGES: tuple[str, ...] = ()
 # locale: argparse's every parser calls gettext, whose function-level "import locale"
 # (gettext._expand_lang) the analysis does not follow in the stdlib; subprocess brought it
 # in at import time before the launcher stopped reaching subprocess and http.client.
-IMPLICIT_MODULES = ("encodings.ascii", "encodings.latin_1", "encodings.utf_8", "encodings.idna", "locale")
+# textwrap: argparse's help formatter imports it inside _split_lines and _fill_text, and
+# linecache: warnings imports it inside showwarning; both were in only because threading's
+# fallback import of traceback (for _thread._excepthook, always there) brings them.
+IMPLICIT_MODULES = (
+    "encodings.ascii", "encodings.latin_1", "encodings.utf_8", "encodings.idna", "locale",
+    "textwrap", "linecache",
+)  # fmt: skip
 # Bump when the analysis or the zip layout changes, so cached results are not reused.
 ANALYSIS_VERSION = 5
 
