@@ -52,17 +52,18 @@ def arcname(name: str, path: str) -> str:
     return "/".join(parts) + ".pyc"
 
 
-# The standard library is compiled as under -OO: without docstrings and asserts, which
-# no code in the image reads (CPython's own test suite runs under -OO), 0.3 MB less
-# (issue 18). zipimport loads a .pyc whatever level it was made at. Our own package keeps
-# level 0: `docker-from-scratch check --help` prints a docstring, and its asserts stay.
-STDLIB_OPTIMIZE = 2
-OWN_PACKAGE = "docker_from_scratch"
+# Everything is compiled as under -OO: without docstrings and asserts, which no code in
+# the image reads (CPython's own test suite runs under -OO); 0.3 MB less (issue 18).
+# zipimport loads a .pyc whatever level it was made at. The doctor keeps level 0:
+# `docker-from-scratch check --help` prints cmd_check's docstring. tests/unit/
+# test_builder_pyanalyse.py checks that no other module of ours reads a docstring.
+OPTIMIZE = 2
+DOCSTRINGS_KEPT = "docker_from_scratch.doctor"
 
 
 def optimize_level(name: str) -> int:
-    own = name == OWN_PACKAGE or name.startswith(OWN_PACKAGE + ".")
-    return 0 if own else STDLIB_OPTIMIZE
+    kept = name == DOCSTRINGS_KEPT or name.startswith(DOCSTRINGS_KEPT + ".")
+    return 0 if kept else OPTIMIZE
 
 
 def compile_module(source: str, display: str, scratch: str, optimize: int = 0) -> bytes:
