@@ -127,3 +127,15 @@ def test_check_without_iptables_names_iptables_false(check_image: str, volume: s
     row = rows_of(json.loads(out))["iptables"]
     assert row["status"] == "missing"
     assert "--iptables=false" in row["fix"]
+
+
+def test_check_help_prints_its_description_in_the_image(check_image: str) -> None:
+    """`check --help` in the image should print cmd_check's docstring, wrapped by argparse.
+
+    The image's zip drops docstrings from the standard library only (builder/pyanalyse.py),
+    and argparse imports textwrap inside its help formatter (an implicit module).
+    """
+    result = docker("run", "--rm", "--entrypoint", ENTRY, check_image, "check", "--help", check=False)
+    assert result.returncode == 0, result.stderr
+    assert "test what Docker needs, here (host, our image" in result.stdout, result.stdout
+    assert result.stderr == "", result.stderr

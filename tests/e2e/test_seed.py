@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.testing import gitserve
 from tests.testing.engine import ENGINE_VERSIONS, Dind, dind, docker, image_suite, unique
+from tests.testing.gitserve import git_daemon, make_repo
 from tests.testing.procs import sleep_until, zombies_of
 
 NESTED_BUSYBOX = "dfs-test-busybox:latest"
@@ -74,30 +76,40 @@ def test_nested_build_of_small_dockerfile(daemon: Dind) -> None:
 
 def test_nested_build_from_git_daemon(daemon: Dind, tmp_path: Path) -> None:
     """`docker build git://127.0.0.1/repo` should clone with the image's git and build."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
     dockerfile = f"FROM {NESTED_BUSYBOX}\nRUN echo from-git > /origin\nCMD [\"cat\", \"/origin\"]\n"
-    (repo / "Dockerfile").write_text(dockerfile)
-    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
-    for command in (["init", "-q"], ["add", "Dockerfile"], ["commit", "-qm", "init"]):
-        subprocess.run([*git, *command], check=True, capture_output=True)
-    pid = docker("inspect", "-f", "{{.State.Pid}}", daemon.name).stdout.strip()
-    # The git daemon runs in the DinD container's network namespace, so its 127.0.0.1 is
-    # the nested dockerd's: nothing leaves the container, and the image needs no git-daemon.
-    server = subprocess.Popen(
-        ["nsenter", "-t", pid, "-n", "git", "daemon", "--reuseaddr", "--export-all",
-         "--listen=127.0.0.1", "--port=9418", f"--base-path={tmp_path}", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        assert sleep_until(
-            lambda: daemon.exec("git", "ls-remote", "git://127.0.0.1/repo", check=False).returncode == 0
-        ), "git daemon did not answer"
-        daemon.exec("docker", "build", "-q", "-t", "dfs-from-git", "git://127.0.0.1/repo")
+    make_repo(tmp_path / "repo", {"Dockerfile": dockerfile})
+    with git_daemon(daemon, tmp_path, "repo"):
+        daemon.exec("docker", "build", "-q", "-t", "dfs-from-git", gitserve.url("repo"))
         assert daemon.exec("docker", "run", "--rm", "dfs-from-git").stdout.strip() == "from-git"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+
+
+def test_nested_build_from_git_checks_out_submodules(daemon: Dind, tmp_path: Path) -> None:
+    """A git build context with a submodule should build with the submodule's files in it."""
+    make_repo(tmp_path / "sub", {"greeting": "from-submodule\n"})
+    dockerfile = f"FROM {NESTED_BUSYBOX}\nCOPY sub/greeting /greeting\nCMD [\"cat\", \"/greeting\"]\n"
+    make_repo(tmp_path / "super", {"Dockerfile": dockerfile}, submodules={"sub": "sub"})
+    with git_daemon(daemon, tmp_path, "super"):
+        daemon.exec("docker", "build", "-q", "-t", "dfs-from-git-sub", gitserve.url("super"))
+        assert daemon.exec("docker", "run", "--rm", "dfs-from-git-sub").stdout.strip() == "from-submodule"
+
+
+def test_git_submodule_messages_keep_their_text(daemon: Dind, tmp_path: Path) -> None:
+    """`git submodule` should run clean and print its usage with the names filled in.
+
+    git-submodule builds its usage text through git-sh-setup's eval_gettext at every start,
+    which runs git-sh-i18n--envsubst (the image's dash stand-in).
+    """
+    make_repo(tmp_path / "sub", {"greeting": "hi\n"})
+    make_repo(tmp_path / "super", {"README": "x\n"}, submodules={"sub": "sub"})
+    clone = f"/tmp/{unique('clone')}"  # the image has no rm: it goes with the DinD container
+    with git_daemon(daemon, tmp_path, "super"):
+        cloned = daemon.exec("git", "clone", "-q", "--recurse-submodules", gitserve.url("super"), clone)
+    assert cloned.stderr == "", cloned.stderr
+    status = daemon.exec("git", "-C", clone, "submodule", "status")
+    assert status.stderr == "" and " sub " in status.stdout, (status.stdout, status.stderr)
+    usage = daemon.exec("git", "-C", clone, "submodule", "-h", check=False)
+    assert usage.stdout.startswith("usage: git submodule [--quiet] [--cached]"), (usage.stdout, usage.stderr)
+    assert usage.stderr == "", usage.stderr
 
 
 def test_nested_load_of_xz_image(daemon: Dind, busybox_tar: Path, tmp_path: Path) -> None:

@@ -250,3 +250,19 @@ def test_build_python_runtime_leaves_out_frozen_copies_and_optional_modules(laye
     assert not any(name.startswith(("pyroute2/", "email/", "http/")) for name in members)
     extensions = {posixpath.basename(e.path).split(".")[0] for e in layer_tree if "/lib-dynload/" in e.path}
     assert not {"_ssl", "_bz2", "_lzma"} & extensions
+
+
+def test_build_python_zip_strips_docstrings_but_the_doctors(layer_tree: FileTree) -> None:
+    """The zip should be compiled without docstrings (-OO), the doctor's modules with them."""
+    import zipfile
+
+    zips = [e for e in layer_tree if e.kind == "file" and posixpath.basename(e.path).startswith("python3")
+            and e.path.endswith(".zip")]  # fmt: skip
+    assert len(zips) == 1 and zips[0].source is not None
+    archive = zipfile.ZipFile(zips[0].source)
+    names = set(archive.namelist())
+    assert b"Support for gradual typing" not in archive.read("typing.pyc")  # typing's module docstring
+    assert b"dockerlaunch's main" not in archive.read("docker_from_scratch/launcher/cli.pyc")
+    assert b"test what Docker needs, here (host, our image" in archive.read("docker_from_scratch/doctor/cmd_check.pyc")
+    assert not {"_py_abc.pyc", "_threading_local.pyc", "traceback.pyc"} & names
+    assert {"textwrap.pyc", "linecache.pyc"} <= names  # imported inside argparse and warnings

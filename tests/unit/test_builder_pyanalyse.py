@@ -106,3 +106,25 @@ def test_finder_adds_what_c_extensions_import(tmp_path: Path) -> None:
     finder = Finder([str(tmp_path)], excludes=[], eager_dirs=[])
     finder.run(["ctypes"])
     assert finder.specs.get("ctypes._layout") is not None
+
+
+def test_image_modules_compiled_without_docstrings_never_read_one() -> None:
+    """No in-image module of ours compiled as under -OO should read a __doc__ (it would be None)."""
+    from docker_from_scratch.builder.pyanalyse import OPTIMIZE, optimize_level
+    from docker_from_scratch.builder.pyruntime import IMAGE_SUBPACKAGES
+
+    package = Path(__file__).resolve().parents[2] / "src" / "docker_from_scratch"
+    readers = []
+    for sub in IMAGE_SUBPACKAGES:
+        for path in sorted((package / sub).rglob("*.py")):
+            name = ".".join(("docker_from_scratch", *path.relative_to(package).with_suffix("").parts))
+            if optimize_level(name.removesuffix(".__init__")) != OPTIMIZE:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (isinstance(node, ast.Attribute) and node.attr == "__doc__") or (
+                    isinstance(node, ast.Name) and node.id == "__doc__"
+                ):
+                    readers.append(f"{name}:{node.lineno}")
+    assert optimize_level("docker_from_scratch.doctor.cmd_check") == 0
+    assert optimize_level("docker_from_scratch.launcher.cli") == OPTIMIZE == optimize_level("typing")
+    assert readers == [], f"these read docstrings: keep their module at level 0 ({readers})"

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from docker_from_scratch.builder import debs, pyruntime
+from docker_from_scratch.builder import debs, envsubst, pyruntime
 from docker_from_scratch.builder.apt import AptRepo, DebRef, Progress, print_progress
 from docker_from_scratch.builder.elf import Closure, arch_info
 from docker_from_scratch.builder.errors import BuildError
@@ -238,6 +238,10 @@ def assemble(
             closure.add_with_libraries(resolved, f"{row.name}: target of {link}", group)
             named.append(link)
         row_files[row.name] = named
+        if row.name == "git-submodule":  # the row that brings sh, which the stand-in needs
+            image.add(generated(envsubst.PATH, envsubst.SCRIPT.encode(), 0o755))
+            closure.reasons[envsubst.PATH] = "git-submodule: dash stand-in for git's 2.3 MB envsubst"
+            named.append(envsubst.PATH)
 
     for name in plugins:
         path = f"{PLUGIN_DIR}/docker-{name}"

@@ -55,6 +55,16 @@ EXCLUDED = (
     # from the openssl CLI) and shutil's bz2/lzma (archive formats the launcher never
     # writes). With them go _ssl, _bz2, _lzma and their libraries: about 0.5 MB.
     "ssl", "bz2", "lzma", "_ssl", "_bz2", "_lzma",
+    # Pure-Python fallbacks behind try-imports of modules CPython always compiles in:
+    # abc.py's _py_abc (for _abc) and threading's _threading_local (for _thread._local).
+    "_py_abc", "_threading_local",
+    # traceback: threading imports it only when _thread has no _excepthook (it always
+    # has); uncaught exceptions print through the interpreter's C fallback without it.
+    "traceback",
+    # Python 3.14 (forky): shutil's try-import of compression.zstd (with _zstd), like
+    # bz2 and lzma above; and importlib's own _bootstrap modules, which importlib/__init__
+    # takes from the frozen _frozen_importlib(_external): a zip copy is never read.
+    "compression", "_zstd", "importlib._bootstrap", "importlib._bootstrap_external",
 )  # fmt: skip
 # Third-party distributions the launcher imports in the image: none since the bridge
 # step speaks netlink with the stdlib (launcher/netlink.py says why); pyelftools, the
@@ -70,7 +80,13 @@ DYNAMIC_PACKAGES: tuple[str, ...] = ()
 # locale: argparse's every parser calls gettext, whose function-level "import locale"
 # (gettext._expand_lang) the analysis does not follow in the stdlib; subprocess brought it
 # in at import time before the launcher stopped reaching subprocess and http.client.
-IMPLICIT_MODULES = ("encodings.ascii", "encodings.latin_1", "encodings.utf_8", "encodings.idna", "locale")
+# textwrap: argparse's help formatter imports it inside _split_lines and _fill_text;
+# linecache: warnings imports it inside showwarning; _colorize: 3.14's argparse imports it
+# inside _set_color. All three came in through traceback before it was excluded.
+IMPLICIT_MODULES = (
+    "encodings.ascii", "encodings.latin_1", "encodings.utf_8", "encodings.idna", "locale",
+    "textwrap", "linecache", "_colorize",
+)  # fmt: skip
 # Bump when the analysis or the zip layout changes, so cached results are not reused.
 ANALYSIS_VERSION = 5
 
