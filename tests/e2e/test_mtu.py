@@ -7,7 +7,8 @@ them without an ICMP (shared/README),
 which is the "hangs in CI" failure. With the MTU rule the nested containers advertise an
 MSS that fits and the transfers complete; with DOCKER_LAUNCH_MTU=off the download stalls.
 
-Compose is not in the trixie image (issue 11 adds it): its network is not checked here.
+Compose's default project network is checked on the plugin image (--plugins buildx,compose),
+the image that has compose.
 """
 
 import time
@@ -30,6 +31,13 @@ TRANSFER_BOUND_S = 60
 # The stalled case waits this long: 20 times the loaded machine's slowest completed
 # transfer seen here (about 1 s), so a stall is no slow success.
 STALL_WAIT_S = 20
+# One service that prints its eth0 MTU, on the project's default network (NAME_default).
+COMPOSE = f"""\
+services:
+  probe:
+    image: {NESTED_BUSYBOX}
+    command: ["cat", "/sys/class/net/eth0/mtu"]
+"""
 HTTPD_SCRIPT = f"""
 busybox mkdir -p /www
 busybox dd if=/dev/urandom of=/www/big bs=1M count={SIZE_MB} 2>/dev/null
@@ -78,8 +86,9 @@ def server(network: str, busybox: str) -> Iterator[tuple[str, str]]:
 
 
 @contextmanager
-def nested_daemon(image: str, network: str, busybox_tar: Path, *env: str) -> Iterator[Dind]:
+def nested_daemon(image: str, network: str, busybox_tar: Path, *env: str, volume: str = "") -> Iterator[Dind]:
     options = ["--network", network, "-e", "DOCKER_TLS_CERTDIR=", "-e", "DOCKER_LAUNCH_DEBUG=true"]
+    options += ["-v", volume] if volume else []
     for item in env:
         options += ["-e", item]
     with dind(image, run_options=options) as daemon:
@@ -172,6 +181,23 @@ def test_mtu_off_large_download_stalls(image: str, network: str, busybox_tar: Pa
         assert "mtu: dockerd's default (DOCKER_LAUNCH_MTU=off)" in daemon.logs()
         completed, _took, output = download(daemon, server, STALL_WAIT_S)
         assert not completed, output
+
+
+def test_mtu_nested_compose_network_inherits_outer_mtu(
+    plugin_image: str, busybox_tar: Path, tmp_path: Path
+) -> None:
+    """A nested compose project's default network should get the outer network's MTU."""
+    (tmp_path / "compose.yaml").write_text(COMPOSE)
+    project = unique("dfs-mtu").replace("-", "")
+    compose = ("docker", "compose", "-f", "/work/compose.yaml", "-p", project)
+    with outer_network() as network, nested_daemon(plugin_image, network, busybox_tar, volume=f"{tmp_path}:/work:ro") as daemon:
+        try:
+            result = daemon.exec(*compose, "run", "--rm", "probe", timeout=300)
+            assert result.stdout.strip() == str(OUTER_MTU), result.stdout + result.stderr
+            options = daemon.exec("docker", "network", "inspect", "-f", "{{json .Options}}", f"{project}_default")
+            assert f'"com.docker.network.driver.mtu":"{OUTER_MTU}"' in options.stdout
+        finally:
+            daemon.exec(*compose, "down", check=False, timeout=300)
 
 
 def test_mtu_launcher_bridge_gets_outer_mtu(image: str, network: str, busybox_tar: Path) -> None:
