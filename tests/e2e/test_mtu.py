@@ -13,7 +13,7 @@ the image that has compose.
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -183,21 +183,19 @@ def test_mtu_off_large_download_stalls(image: str, network: str, busybox_tar: Pa
         assert not completed, output
 
 
-def test_mtu_nested_compose_network_inherits_outer_mtu(
-    plugin_image: str, busybox_tar: Path, tmp_path: Path
-) -> None:
+def test_mtu_nested_compose_network_inherits_outer_mtu(plugin_image: str, busybox_tar: Path, tmp_path: Path) -> None:
     """A nested compose project's default network should get the outer network's MTU."""
     (tmp_path / "compose.yaml").write_text(COMPOSE)
     project = unique("dfs-mtu").replace("-", "")
     compose = ("docker", "compose", "-f", "/work/compose.yaml", "-p", project)
-    with outer_network() as network, nested_daemon(plugin_image, network, busybox_tar, volume=f"{tmp_path}:/work:ro") as daemon:
-        try:
-            result = daemon.exec(*compose, "run", "--rm", "probe", timeout=300)
-            assert result.stdout.strip() == str(OUTER_MTU), result.stdout + result.stderr
-            options = daemon.exec("docker", "network", "inspect", "-f", "{{json .Options}}", f"{project}_default")
-            assert f'"com.docker.network.driver.mtu":"{OUTER_MTU}"' in options.stdout
-        finally:
-            daemon.exec(*compose, "down", check=False, timeout=300)
+    with ExitStack() as stack:
+        network = stack.enter_context(outer_network())
+        daemon = stack.enter_context(nested_daemon(plugin_image, network, busybox_tar, volume=f"{tmp_path}:/work:ro"))
+        stack.callback(daemon.exec, *compose, "down", check=False, timeout=300)
+        result = daemon.exec(*compose, "run", "--rm", "probe", timeout=300)
+        assert result.stdout.strip() == str(OUTER_MTU), result.stdout + result.stderr
+        options = daemon.exec("docker", "network", "inspect", "-f", "{{json .Options}}", f"{project}_default")
+        assert f'"com.docker.network.driver.mtu":"{OUTER_MTU}"' in options.stdout
 
 
 def test_mtu_launcher_bridge_gets_outer_mtu(image: str, network: str, busybox_tar: Path) -> None:
