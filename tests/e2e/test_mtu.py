@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.testing.engine import Dind, dind, docker, in_netns_of, unique
+from tests.testing.rootless import DATA_ROOT, make_tun_node, tun_flags
 
 pytestmark = pytest.mark.e2e
 
@@ -208,3 +209,19 @@ def test_mtu_launcher_bridge_gets_outer_mtu(image: str, network: str, busybox_ta
         assert bridge_mtu == str(OUTER_MTU)
         daemon.load_image(busybox_tar)
         assert nested_eth0_mtu(daemon) == str(OUTER_MTU)
+
+
+def test_mtu_rootless_nested_networks_follow_outer_mtu(rootless_image: str, busybox_tar: Path, tmp_path: Path) -> None:
+    """Rootless, rootlesskit's tap device and the nested default bridge and new networks should get the outer MTU."""
+    with ExitStack() as stack:
+        network = stack.enter_context(outer_network())
+        options = ["--network", network, "-e", "DOCKER_LAUNCH_DEBUG=true", *tun_flags(make_tun_node(tmp_path))]
+        daemon = stack.enter_context(dind(rootless_image, run_options=options, data_root=DATA_ROOT))
+        daemon.load_image(busybox_tar)
+        logs = daemon.logs()
+        assert f"rootlesskit --net=slirp4netns --mtu={OUTER_MTU}" in logs
+        assert f"mtu: {OUTER_MTU} from tap0" in logs
+        assert nested_eth0_mtu(daemon) == str(OUTER_MTU)
+        name = unique("dfs-test-nested")
+        daemon.exec("docker", "network", "create", name)
+        assert nested_eth0_mtu(daemon, "--network", name) == str(OUTER_MTU)
