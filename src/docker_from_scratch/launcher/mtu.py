@@ -14,6 +14,9 @@ default network option as well. Decision, first match wins:
         MTU >= 1500                                      nothing added
         MTU < 1500                                       --mtu MTU (+ network option)
 
+    Rootless with slirp4netns or pasta, the tap device rootlesskit makes (tap0, at its
+    --mtu) stands for the default route's interface: dockerd's traffic leaves by it.
+
     network option: --default-network-opt bridge=com.docker.network.driver.mtu=N, unless
     the user set that option already or daemon.json has "default-network-opts" (dockerd
     refuses a setting given both as a flag and in the file).
