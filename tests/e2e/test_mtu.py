@@ -211,13 +211,20 @@ def test_mtu_launcher_bridge_gets_outer_mtu(image: str, network: str, busybox_ta
         assert nested_eth0_mtu(daemon) == str(OUTER_MTU)
 
 
-def test_mtu_rootless_nested_networks_follow_outer_mtu(rootless_image: str, busybox_tar: Path, tmp_path: Path) -> None:
-    """Rootless, rootlesskit's tap device and the nested default bridge and new networks should get the outer MTU."""
+@contextmanager
+def rootless_daemon(rootless_image: str, busybox_tar: Path, tmp_path: Path, *options: str) -> Iterator[Dind]:
+    """The rootless image on its own outer network at 1360, busybox loaded."""
     with ExitStack() as stack:
         network = stack.enter_context(outer_network())
-        options = ["--network", network, "-e", "DOCKER_LAUNCH_DEBUG=true", *tun_flags(make_tun_node(tmp_path))]
-        daemon = stack.enter_context(dind(rootless_image, run_options=options, data_root=DATA_ROOT))
+        run_options = ["--network", network, "-e", "DOCKER_LAUNCH_DEBUG=true", *tun_flags(make_tun_node(tmp_path))]
+        daemon = stack.enter_context(dind(rootless_image, run_options=[*run_options, *options], data_root=DATA_ROOT))
         daemon.load_image(busybox_tar)
+        yield daemon
+
+
+def test_mtu_rootless_nested_networks_follow_outer_mtu(rootless_image: str, busybox_tar: Path, tmp_path: Path) -> None:
+    """Rootless, rootlesskit's tap device and the nested default bridge and new networks should get the outer MTU."""
+    with rootless_daemon(rootless_image, busybox_tar, tmp_path) as daemon:
         logs = daemon.logs()
         assert f"rootlesskit --net=slirp4netns --mtu={OUTER_MTU}" in logs
         assert f"mtu: {OUTER_MTU} from tap0" in logs
@@ -225,3 +232,12 @@ def test_mtu_rootless_nested_networks_follow_outer_mtu(rootless_image: str, busy
         name = unique("dfs-test-nested")
         daemon.exec("docker", "network", "create", name)
         assert nested_eth0_mtu(daemon, "--network", name) == str(OUTER_MTU)
+
+
+def test_mtu_rootless_daemon_json_mtu_wins(rootless_image: str, busybox_tar: Path, tmp_path: Path) -> None:
+    """Rootless, an "mtu" in ~/.config/docker/daemon.json should win (and dockerd start: no second --mtu)."""
+    (tmp_path / "daemon.json").write_text('{"mtu": 1300}\n')
+    config = f"{tmp_path / 'daemon.json'}:/home/rootless/.config/docker/daemon.json:ro"
+    with rootless_daemon(rootless_image, busybox_tar, tmp_path, "-v", config) as daemon:
+        assert "mtu: dockerd's default (daemon.json sets mtu)" in daemon.logs()
+        assert nested_eth0_mtu(daemon) == "1300"

@@ -269,7 +269,8 @@ def launch(options: LaunchOptions) -> NoReturn:
             )  # fmt: skip
         # The rootful path's input checks (daemon.json, data root, log file, DOCKER_TLS_SAN),
         # on the files rootless dockerd reads.
-        check_inputs(dockerd_inputs(options, env))
+        inputs = dockerd_inputs(options, env)
+        check_inputs(inputs)
     log.debug(
         "rootless: skipped (they need root, or dockerd does them in rootlesskit's namespaces): "
         "API file systems, cgroups, mount propagation, layout, kernel modules, "
@@ -278,8 +279,10 @@ def launch(options: LaunchOptions) -> NoReturn:
     log.info(f"rootless: rootlesskit --net={net} --mtu={mtu} --port-driver={port_driver}")
     extra = storage_driver(options, release)
     # dockerd's traffic leaves by the tap device at rootlesskit's --mtu: the MTU rule follows
-    # it (other drivers, e.g. host, keep the container's own default route).
-    cli.follow_outer_mtu(options, follow=(TAP_DEVICE, mtu) if net in TAP_NETS else None)
+    # it (other drivers, e.g. host, keep the container's own default route). The daemon.json
+    # that counts is the one rootless dockerd reads.
+    tap = (TAP_DEVICE, mtu) if net in TAP_NETS else None
+    cli.follow_outer_mtu(options, follow=tap, config_file=inputs.config_file)
     with log.step("ulimits"):
         limits.raise_nofile(options.nofile)
     certificates = cli.start_certificates(options, env)
