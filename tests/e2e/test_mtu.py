@@ -7,17 +7,19 @@ them without an ICMP (shared/README),
 which is the "hangs in CI" failure. With the MTU rule the nested containers advertise an
 MSS that fits and the transfers complete; with DOCKER_LAUNCH_MTU=off the download stalls.
 
-Compose is not in the trixie image (issue 11 adds it): its network is not checked here.
+Compose's default project network is checked on the plugin image (--plugins buildx,compose),
+the image that has compose.
 """
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.testing.engine import Dind, dind, docker, in_netns_of, unique
+from tests.testing.rootless import DATA_ROOT, make_tun_node, tun_flags
 
 pytestmark = pytest.mark.e2e
 
@@ -30,6 +32,13 @@ TRANSFER_BOUND_S = 60
 # The stalled case waits this long: 20 times the loaded machine's slowest completed
 # transfer seen here (about 1 s), so a stall is no slow success.
 STALL_WAIT_S = 20
+# One service that prints its eth0 MTU, on the project's default network (NAME_default).
+COMPOSE = f"""\
+services:
+  probe:
+    image: {NESTED_BUSYBOX}
+    command: ["cat", "/sys/class/net/eth0/mtu"]
+"""
 HTTPD_SCRIPT = f"""
 busybox mkdir -p /www
 busybox dd if=/dev/urandom of=/www/big bs=1M count={SIZE_MB} 2>/dev/null
@@ -78,8 +87,9 @@ def server(network: str, busybox: str) -> Iterator[tuple[str, str]]:
 
 
 @contextmanager
-def nested_daemon(image: str, network: str, busybox_tar: Path, *env: str) -> Iterator[Dind]:
+def nested_daemon(image: str, network: str, busybox_tar: Path, *env: str, volume: str = "") -> Iterator[Dind]:
     options = ["--network", network, "-e", "DOCKER_TLS_CERTDIR=", "-e", "DOCKER_LAUNCH_DEBUG=true"]
+    options += ["-v", volume] if volume else []
     for item in env:
         options += ["-e", item]
     with dind(image, run_options=options) as daemon:
@@ -174,6 +184,21 @@ def test_mtu_off_large_download_stalls(image: str, network: str, busybox_tar: Pa
         assert not completed, output
 
 
+def test_mtu_nested_compose_network_inherits_outer_mtu(plugin_image: str, busybox_tar: Path, tmp_path: Path) -> None:
+    """A nested compose project's default network should get the outer network's MTU."""
+    (tmp_path / "compose.yaml").write_text(COMPOSE)
+    project = unique("dfs-mtu").replace("-", "")
+    compose = ("docker", "compose", "-f", "/work/compose.yaml", "-p", project)
+    with ExitStack() as stack:
+        network = stack.enter_context(outer_network())
+        daemon = stack.enter_context(nested_daemon(plugin_image, network, busybox_tar, volume=f"{tmp_path}:/work:ro"))
+        stack.callback(daemon.exec, *compose, "down", check=False, timeout=300)
+        result = daemon.exec(*compose, "run", "--rm", "probe", timeout=300)
+        assert result.stdout.strip() == str(OUTER_MTU), result.stdout + result.stderr
+        options = daemon.exec("docker", "network", "inspect", "-f", "{{json .Options}}", f"{project}_default")
+        assert f'"com.docker.network.driver.mtu":"{OUTER_MTU}"' in options.stdout
+
+
 def test_mtu_launcher_bridge_gets_outer_mtu(image: str, network: str, busybox_tar: Path) -> None:
     """The bridge the launcher makes for --bip with -b should get the outer MTU, and so its containers."""
     options = ["--network", network, "-e", "DOCKER_LAUNCH_DEBUG=true"]
@@ -184,3 +209,35 @@ def test_mtu_launcher_bridge_gets_outer_mtu(image: str, network: str, busybox_ta
         assert bridge_mtu == str(OUTER_MTU)
         daemon.load_image(busybox_tar)
         assert nested_eth0_mtu(daemon) == str(OUTER_MTU)
+
+
+@contextmanager
+def rootless_daemon(rootless_image: str, busybox_tar: Path, tmp_path: Path, *options: str) -> Iterator[Dind]:
+    """The rootless image on its own outer network at 1360, busybox loaded."""
+    with ExitStack() as stack:
+        network = stack.enter_context(outer_network())
+        run_options = ["--network", network, "-e", "DOCKER_LAUNCH_DEBUG=true", *tun_flags(make_tun_node(tmp_path))]
+        daemon = stack.enter_context(dind(rootless_image, run_options=[*run_options, *options], data_root=DATA_ROOT))
+        daemon.load_image(busybox_tar)
+        yield daemon
+
+
+def test_mtu_rootless_nested_networks_follow_outer_mtu(rootless_image: str, busybox_tar: Path, tmp_path: Path) -> None:
+    """Rootless, rootlesskit's tap device and the nested default bridge and new networks should get the outer MTU."""
+    with rootless_daemon(rootless_image, busybox_tar, tmp_path) as daemon:
+        logs = daemon.logs()
+        assert f"rootlesskit --net=slirp4netns --mtu={OUTER_MTU}" in logs
+        assert f"mtu: {OUTER_MTU} from tap0" in logs
+        assert nested_eth0_mtu(daemon) == str(OUTER_MTU)
+        name = unique("dfs-test-nested")
+        daemon.exec("docker", "network", "create", name)
+        assert nested_eth0_mtu(daemon, "--network", name) == str(OUTER_MTU)
+
+
+def test_mtu_rootless_daemon_json_mtu_wins(rootless_image: str, busybox_tar: Path, tmp_path: Path) -> None:
+    """Rootless, an "mtu" in ~/.config/docker/daemon.json should win (and dockerd start: no second --mtu)."""
+    (tmp_path / "daemon.json").write_text('{"mtu": 1300}\n')
+    config = f"{tmp_path / 'daemon.json'}:/home/rootless/.config/docker/daemon.json:ro"
+    with rootless_daemon(rootless_image, busybox_tar, tmp_path, "-v", config) as daemon:
+        assert "mtu: dockerd's default (daemon.json sets mtu)" in daemon.logs()
+        assert nested_eth0_mtu(daemon) == "1300"

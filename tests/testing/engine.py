@@ -56,6 +56,24 @@ def image_suite(tag: str) -> str:
     ).stdout.strip()
 
 
+def engine_major(suite: str) -> int:
+    """The major version of the docker.io ``suite`` gives (26 for trixie, 28 for forky)."""
+    return int(ENGINE_VERSIONS[suite].split(".", 1)[0])
+
+
+@contextmanager
+def image_without(image: str, directory: str, prefix: str, tag: str) -> Iterator[str]:
+    """``image`` with every ``directory``/``prefix``* file deleted, built locally as ``tag``
+    (the image's own python3 deletes them: it has no rm); removed afterwards."""
+    script = f"import os; os.chdir({directory!r}); [os.remove(n) for n in os.listdir() if n.startswith({prefix!r})]"
+    dockerfile = f'FROM {image}\nRUN ["python3", "-I", "-c", "{script}"]\n'
+    docker("build", "-q", "-t", tag, "-", input=dockerfile.encode(), timeout=300)
+    try:
+        yield tag
+    finally:
+        docker("image", "rm", "-f", tag, check=False)
+
+
 ROOT_PASSWD = b"root:x:0:0:root:/root:/bin/sh\n"
 
 

@@ -70,6 +70,21 @@ def test_mtu_auto_without_default_route_changes_nothing(tmp_path: Path) -> None:
     assert added == [] and decision.reason == "no IPv4 default route"
 
 
+def test_mtu_followed_link_replaces_the_default_route(tmp_path: Path) -> None:
+    """A link to follow (rootless: tap0 at rootlesskit's MTU) should decide, not eth0's 1500."""
+    root = fake_root(tmp_path, DEFAULT_VIA_ETH0, {"eth0": 1500})
+    decision, added, _note = mtu.apply("auto", None, [], None, root, follow=("tap0", 1400))
+    assert (decision.value, decision.interface) == (1400, "tap0")
+    assert added[:2] == ["--mtu", "1400"]
+
+
+def test_mtu_followed_link_still_yields_to_off(tmp_path: Path) -> None:
+    """DOCKER_LAUNCH_MTU=off should win over a followed link too."""
+    root = fake_root(tmp_path, DEFAULT_VIA_ETH0, {"eth0": 1500})
+    decision, added, _note = mtu.apply("off", None, [], None, root, follow=("tap0", 1360))
+    assert decision.value is None and added == []
+
+
 def test_mtu_user_flag_wins(tmp_path: Path) -> None:
     """The user's dockerd --mtu should win over a low outer MTU."""
     root = fake_root(tmp_path, DEFAULT_VIA_ETH0, {"eth0": 1360})

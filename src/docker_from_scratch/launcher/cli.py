@@ -143,11 +143,16 @@ def launch(options: args.LaunchOptions) -> NoReturn:
     start_dockerd(options, env)
 
 
-def follow_outer_mtu(options: args.LaunchOptions) -> int | None:
-    """Add the MTU rule's dockerd arguments (launcher/mtu.py); the MTU for our own bridge."""
+def follow_outer_mtu(
+    options: args.LaunchOptions, follow: tuple[str, int] | None = None, config_file: str | None = None
+) -> int | None:
+    """Add the MTU rule's dockerd arguments (launcher/mtu.py); the MTU for our own bridge.
+    ``follow``: the link dockerd's traffic leaves by, when it is not the default route's;
+    ``config_file``: the daemon.json dockerd reads, when not the rootful default."""
     from docker_from_scratch.launcher import mtu
 
-    decision, added, note = mtu.apply(options.mtu_setting, options.mtu, options.dockerd_args, options.config_file)
+    setting, config_file = options.mtu_setting, config_file or options.config_file
+    decision, added, note = mtu.apply(setting, options.mtu, options.dockerd_args, config_file, follow=follow)
     log.debug(decision.describe() + (f"; {note}" if note else ""))
     if added:
         # Before a "--" (the end of dockerd's options), if the user gave one.

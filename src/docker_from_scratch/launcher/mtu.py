@@ -14,6 +14,9 @@ default network option as well. Decision, first match wins:
         MTU >= 1500                                      nothing added
         MTU < 1500                                       --mtu MTU (+ network option)
 
+    Rootless with slirp4netns or pasta, the tap device rootlesskit makes (tap0, at its
+    --mtu) stands for the default route's interface: dockerd's traffic leaves by it.
+
     network option: --default-network-opt bridge=com.docker.network.driver.mtu=N, unless
     the user set that option already or daemon.json has "default-network-opts" (dockerd
     refuses a setting given both as a flag and in the file).
@@ -131,8 +134,12 @@ def sets_network_mtu(dockerd_args: Sequence[str]) -> bool:
     return False
 
 
-def decide(setting: str | int, user_mtu: int | None, config: set[str], root: str = "/") -> Decision:
-    """The MTU for dockerd, by the table in the module docstring."""
+def decide(
+    setting: str | int, user_mtu: int | None, config: set[str], root: str = "/", follow: tuple[str, int] | None = None
+) -> Decision:
+    """The MTU for dockerd, by the table in the module docstring; ``follow`` names the
+    link to follow instead of the default route's (rootless: rootlesskit's tap device,
+    which exists only once rootlesskit runs)."""
     if user_mtu is not None:
         return Decision(None, f"dockerd --mtu {user_mtu} given by the user")
     if "mtu" in config:
@@ -141,7 +148,7 @@ def decide(setting: str | int, user_mtu: int | None, config: set[str], root: str
         return Decision(None, f"{ENV}=off")
     if isinstance(setting, int):
         return Decision(setting, f"{ENV}={setting}")
-    link = uplink(root)
+    link = uplink(root) if follow is None else follow
     if link is None:
         return Decision(None, "no IPv4 default route")
     interface, found = link
@@ -166,13 +173,18 @@ def dockerd_arguments(decision: Decision, dockerd_args: Sequence[str], config: s
 
 
 def apply(
-    setting: str | int, user_mtu: int | None, dockerd_args: Sequence[str], config_file: str | None, root: str = "/"
+    setting: str | int,
+    user_mtu: int | None,
+    dockerd_args: Sequence[str],
+    config_file: str | None,
+    root: str = "/",
+    follow: tuple[str, int] | None = None,
 ) -> tuple[Decision, list[str], str]:
     """Decide and return (decision, arguments to add, note); reads daemon.json only when needed."""
-    probe = decide(setting, user_mtu, set(), root)
+    probe = decide(setting, user_mtu, set(), root, follow)
     if probe.value is None:
         return probe, [], ""
     config = config_keys(config_file, root)
-    decision = decide(setting, user_mtu, config, root)
+    decision = decide(setting, user_mtu, config, root, follow)
     added, note = dockerd_arguments(decision, dockerd_args, config)
     return decision, added, note

@@ -20,6 +20,8 @@ docker:dind-rootless's knobs, read here:
 
     DOCKERD_ROOTLESS_ROOTLESSKIT_NET          slirp4netns (default), pasta, host, ...
     DOCKERD_ROOTLESS_ROOTLESSKIT_MTU          default: the MTU of the container's uplink
+                                              (dockerd then gets the MTU rule's arguments
+                                              for the tap device at that MTU)
     DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER  builtin (default), slirp4netns, implicit ...
     DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS        more rootlesskit flags, split on white space
 """
@@ -50,6 +52,7 @@ NATIVE_OVERLAY_KERNEL = (5, 13)
 PARENT_RUN_LINKS = ("/run/docker", "/run/containerd", "/run/xtables.lock")
 # Network drivers that need a tap device and the program of the same name.
 TAP_NETS = ("slirp4netns", "pasta")
+TAP_DEVICE = "tap0"  # rootlesskit's name for it: the default route of dockerd's namespace
 
 
 def is_child(env: Mapping[str, str]) -> bool:
@@ -266,7 +269,8 @@ def launch(options: LaunchOptions) -> NoReturn:
             )  # fmt: skip
         # The rootful path's input checks (daemon.json, data root, log file, DOCKER_TLS_SAN),
         # on the files rootless dockerd reads.
-        check_inputs(dockerd_inputs(options, env))
+        inputs = dockerd_inputs(options, env)
+        check_inputs(inputs)
     log.debug(
         "rootless: skipped (they need root, or dockerd does them in rootlesskit's namespaces): "
         "API file systems, cgroups, mount propagation, layout, kernel modules, "
@@ -274,6 +278,11 @@ def launch(options: LaunchOptions) -> NoReturn:
     )
     log.info(f"rootless: rootlesskit --net={net} --mtu={mtu} --port-driver={port_driver}")
     extra = storage_driver(options, release)
+    # dockerd's traffic leaves by the tap device at rootlesskit's --mtu: the MTU rule follows
+    # it (other drivers, e.g. host, keep the container's own default route). The daemon.json
+    # that counts is the one rootless dockerd reads.
+    tap = (TAP_DEVICE, mtu) if net in TAP_NETS else None
+    cli.follow_outer_mtu(options, follow=tap, config_file=inputs.config_file)
     with log.step("ulimits"):
         limits.raise_nofile(options.nofile)
     certificates = cli.start_certificates(options, env)
