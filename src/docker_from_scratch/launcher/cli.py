@@ -112,6 +112,9 @@ def launch(options: args.LaunchOptions) -> NoReturn:
         # hide most of their ~25 ms (bench/). Not earlier: /run and /tmp may still get a
         # tmpfs above, which would hide a certificate directory made under them.
         certificates = start_certificates(options, env)
+        # Started here for the same reason, after the API file systems too (it needs /proc
+        # and /run); its answer is taken in the iptables step.
+        iptables_probe = iptables.start_probe(env) if options.iptables else None
         with log.step("cgroups"):
             cgroups.mount_cgroups()
         with log.step("mount propagation"):
@@ -131,7 +134,7 @@ def launch(options: args.LaunchOptions) -> NoReturn:
                 undo.enter_context(network.bridge(options.bridge, options.bridge_address, bridge_mtu))
         if options.iptables:
             with log.step("iptables"):
-                env["PATH"] = iptables.choose(env)
+                env["PATH"] = iptables.choose(env, early=iptables_probe)
         else:
             log.debug("iptables: skipped (--iptables=false)")
         with log.step("ulimits"):
@@ -162,8 +165,8 @@ def follow_outer_mtu(
     return options.mtu if options.mtu is not None else decision.value
 
 
-def start_certificates(options: args.LaunchOptions, env: dict[str, str]) -> run.Background | None:
-    """Make or verify docker:dind's TLS certificates in a thread (None: TLS is off)."""
+def start_certificates(options: args.LaunchOptions, env: dict[str, str]) -> run.Forked | None:
+    """Make or verify docker:dind's TLS certificates in a child process (None: TLS is off)."""
     certdir = options.tls_certdir
     if certdir is None:
         return None
@@ -173,7 +176,7 @@ def start_certificates(options: args.LaunchOptions, env: dict[str, str]) -> run.
         outcome = tls.ensure_certificates(certdir, tls_san=options.tls_san, env=dict(env))
         log.debug(f"TLS certificates in {certdir}: {outcome.describe()}")
 
-    return run.Background(make)
+    return run.Forked(make)
 
 
 def want_reaper(options: args.LaunchOptions) -> bool:
