@@ -93,10 +93,9 @@ def run_command(command: list[str]) -> NoReturn:
 
 
 def launch(options: args.LaunchOptions) -> NoReturn:
-    from contextlib import ExitStack
-
     from docker_from_scratch.launcher import cgroups, files, iptables, kmod, limits, mounts, network
     from docker_from_scratch.launcher.preflight import check_requirements
+    from docker_from_scratch.launcher.undo import Undo
 
     env = dict(os.environ)
     env["PATH"] = files.extend_path(env.get("PATH", ""))
@@ -104,7 +103,7 @@ def launch(options: args.LaunchOptions) -> NoReturn:
     env["container"] = "docker"
     with log.step("pre-flight checks"):
         check_requirements(options)
-    with ExitStack() as undo:
+    with Undo() as undo:
         with log.step("API file systems"):
             mounts.mount_api_filesystems()
         # The certificates need /proc (interface addresses) and nothing the later steps
