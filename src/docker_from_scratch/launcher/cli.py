@@ -111,6 +111,10 @@ def launch(options: args.LaunchOptions) -> NoReturn:
         # hide most of their ~25 ms (bench/). Not earlier: /run and /tmp may still get a
         # tmpfs above, which would hide a certificate directory made under them.
         certificates = start_certificates(options, env)
+        if certificates is not None:
+            # A later step's failure still lets the certificates finish writing (no
+            # half-made files on the volume) before the launcher exits.
+            undo.callback(finish_quietly, certificates)
         # Started here for the same reason, after the API file systems too (it needs /proc
         # and /run); its answer is taken in the iptables step.
         iptables_probe = iptables.start_probe(env) if options.iptables else None
@@ -176,6 +180,14 @@ def start_certificates(options: args.LaunchOptions, env: dict[str, str]) -> run.
         log.debug(f"TLS certificates in {certdir}: {outcome.describe()}")
 
     return run.Forked(make)
+
+
+def finish_quietly(background: run.Forked) -> None:
+    """Wait for ``background``; what it raised is dropped (a step's failure is reported)."""
+    try:
+        background.join()
+    except (LaunchError, OSError) as exc:
+        log.debug(f"background step failed too: {exc}")
 
 
 def want_reaper(options: args.LaunchOptions) -> bool:

@@ -217,8 +217,12 @@ class Forked:
         os.close(write_end)
         self._pid = pid
         self._read = read_end
+        self._joined = False
 
     def join(self) -> None:
+        if self._joined:  # once: a second join (an undo after the step's own) has nothing to wait for
+            return
+        self._joined = True
         chunks = []
         try:
             while data := os.read(self._read, _CHUNK):
