@@ -451,6 +451,22 @@ def mount_security_filesystems(root: str, undo: Undo, filesystems: set[str]) -> 
             log.debug(f"{target}: optional {fs_type} not mounted: {exc.message}")
 
 
+# What mount_api_filesystems may mount on or link: what lies below one can change under it.
+API_MOUNT_POINTS = ("/proc", "/dev", "/sys", "/run", "/tmp", "/var/run")
+
+
+def usable_before_api_filesystems(path: str) -> bool:
+    """Can ``path`` be written before mount_api_filesystems: /proc is already there
+    (docker mounts it), and neither ``path`` nor where its links lead lies below a mount
+    point of that step (a tmpfs there would hide what was written)."""
+    if not _proc_available():
+        return False
+    paths = {os.path.normpath(path), os.path.realpath(path)}
+    return not any(
+        candidate == point or candidate.startswith(point + "/") for candidate in paths for point in API_MOUNT_POINTS
+    )
+
+
 def mount_api_filesystems(root: str = "/") -> None:
     """Mount what Docker expects from a booted system, skipping what is already there.
 
