@@ -33,8 +33,21 @@ def choose_twice(root: str, setup: list[list[str]], env: dict[str, str]) -> list
     return [first.mode, first.reason, first.path, second.path, links, version]
 
 
-def choose(setup: list[list[str]], env: dict[str, str] | None = None) -> list[Any]:
-    result = run_in_namespace(choose_twice, setup, env or {}, net=True)
+def choose_after_early_probe(root: str, setup: list[list[str]], env: dict[str, str]) -> list[Any]:
+    """As the launcher does: `iptables -nL` started before the setup in between, taken in the step."""
+    os.mkdir(os.path.join(root, "proc"))
+    syscalls.mount("proc", os.path.join(root, "proc"), "proc")
+    env = {"PATH": SBIN, **env}
+    early = iptables.start_probe(env)
+    for argv in setup:
+        run.run(argv)
+    choice = iptables.choose_mode(env, root, early=early)
+    return [choice.mode, choice.reason, early is not None]
+
+
+def choose(setup: list[list[str]], env: dict[str, str] | None = None, *, early: bool = False) -> list[Any]:
+    function = choose_after_early_probe if early else choose_twice
+    result = run_in_namespace(function, setup, env or {}, net=True)
     assert result.error is None, result.log
     assert isinstance(result.value, list)
     return result.value
@@ -70,3 +83,23 @@ def test_iptables_override_wins(value: str, expected: str) -> None:
     setup = [["iptables-legacy", "-A", "INPUT", "-s", "192.0.2.1", "-j", "ACCEPT"]]
     mode, reason, *_ = choose(setup, {iptables.OVERRIDE: value})
     assert mode == expected and iptables.OVERRIDE in reason
+
+
+def test_iptables_early_probe_answers_the_step() -> None:
+    """An early `iptables -nL` that works should decide nft in the step."""
+    mode, reason, probed = choose([], early=True)
+    assert (mode, probed) == ("nft", True) and "iptables -nL works" in reason
+
+
+def test_iptables_early_probe_does_not_outrank_legacy_rules() -> None:
+    """Legacy rules made after the early probe started should still choose legacy."""
+    mode, reason, probed = choose(
+        [["iptables-legacy", "-t", "nat", "-A", "POSTROUTING", "-s", "192.0.2.0/24", "-j", "MASQUERADE"]], early=True
+    )
+    assert (mode, probed) == ("legacy", True) and "legacy tables hold rules" in reason
+
+
+def test_iptables_early_probe_is_skipped_when_the_user_decides() -> None:
+    """DOCKER_IPTABLES_LEGACY set should start no early probe."""
+    mode, _reason, probed = choose([], {"DOCKER_IPTABLES_LEGACY": "1"}, early=True)
+    assert (mode, probed) == ("legacy", False)

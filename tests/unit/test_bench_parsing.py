@@ -74,3 +74,15 @@ def test_bench_dockerd_pauses_name_the_line_before_each() -> None:
     assert [message for _, message in pauses] == ['containerd successfully booted in 0.03s', 'a \\"hard\\" failure']
     assert pauses[1][0] == pytest.approx(1.0014, abs=1e-3)
     assert dockerd_pauses("") == []
+
+
+def test_bench_launcher_holds_back_gives_the_overshoot_and_the_biggest_parts() -> None:
+    """A missed launcher target should say how far over, the floor, then the three biggest parts."""
+    from bench.fig_launcher import FLOOR_PART, holds_back
+
+    parts = {FLOOR_PART: 16.0, "cgroups": 9.0, "iptables": 1.0, "pre-flight checks": 5.0, "the rest": 12.0}
+    text = holds_back(48.0, parts, 60.0, 1.25)
+    assert text == (
+        f"8.0 ms over at load 1.2: {FLOOR_PART} 16.0 ms, the rest 12.0 ms, cgroups 9.0 ms, "
+        "pre-flight checks 5.0 ms (of 60.0 ms in --debug runs)"
+    )

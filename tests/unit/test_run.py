@@ -7,8 +7,8 @@ import time
 import pytest
 
 from docker_from_scratch.errors import describe_status
-from docker_from_scratch.launcher.errors import LaunchError
-from docker_from_scratch.launcher.run import run
+from docker_from_scratch.launcher.errors import LaunchError, UsageError
+from docker_from_scratch.launcher.run import Forked, Started, run
 
 PY = sys.executable
 
@@ -89,3 +89,47 @@ def test_stream_refuses_a_missing_program_in_one_error() -> None:
 
     with pytest.raises(LaunchError, match="cannot run dfs-no-such-program: not found"):
         stream(["dfs-no-such-program"], lambda data: None, env={"PATH": "/nonexistent"})
+
+
+def test_started_wait_collects_what_run_would() -> None:
+    """Started should run the program at once and hand over its output and status on wait."""
+    started = Started([PY, "-c", "import sys; print('out'); sys.exit(3)"])
+    result = started.wait(check=False)
+    assert (result.returncode, result.stdout) == (3, "out\n")
+
+
+def test_forked_join_raises_the_childs_launch_error_with_its_hint() -> None:
+    """Forked should hand a LaunchError (and a UsageError's kind) back to join, hint included."""
+
+    def fail() -> None:
+        raise UsageError("bad entry", hint="write it right")
+
+    with pytest.raises(UsageError) as caught:
+        Forked(fail).join()
+    assert caught.value.one_line() == "bad entry (hint: write it right)"
+    assert caught.value.exit_status == 2
+
+
+def test_forked_join_raises_the_childs_os_error() -> None:
+    """Forked should raise an OSError from the child with its errno and file name."""
+
+    def fail() -> None:
+        os.rename("/nonexistent/dfs-forked-a", "/nonexistent/dfs-forked-b")
+
+    with pytest.raises(FileNotFoundError) as caught:
+        Forked(fail).join()
+    assert caught.value.filename == "/nonexistent/dfs-forked-a"
+
+
+def test_forked_runs_in_another_process_and_join_waits_for_it(tmp_path: os.PathLike[str]) -> None:
+    """Forked should run the function in a child (another pid) that has finished when join returns."""
+    marker = os.path.join(tmp_path, "pid")
+
+    def write_pid() -> None:
+        time.sleep(0.2)
+        with open(marker, "w") as handle:
+            handle.write(str(os.getpid()))
+
+    Forked(write_pid).join()
+    with open(marker) as handle:
+        assert int(handle.read()) != os.getpid()

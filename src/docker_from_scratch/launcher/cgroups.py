@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import errno
 import os
-from contextlib import ExitStack
 
 from docker_from_scratch.launcher import log, mounts
 from docker_from_scratch.launcher.errors import LaunchError
 from docker_from_scratch.launcher.syscalls import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REMOUNT
+from docker_from_scratch.launcher.undo import Undo
 from docker_from_scratch.requirements import mountinfo
 from docker_from_scratch.requirements.cgroupfs import Controller, parse_proc_cgroups
 from docker_from_scratch.requirements.paths import kernel_filesystems, under
@@ -206,7 +206,7 @@ def own_path(hierarchy: Hierarchy, memberships: Sequence[Membership]) -> str:
     return "/"
 
 
-def _mount_hierarchy(base: str, hierarchy: Hierarchy, own: str, undo: ExitStack | None) -> None:
+def _mount_hierarchy(base: str, hierarchy: Hierarchy, own: str, undo: Undo | None) -> None:
     """Mount ``hierarchy`` at base/<directory>, showing our own cgroup ``own`` as its root.
 
     Like docker --privileged: a nested dockerd then creates its containers below ours
@@ -239,7 +239,7 @@ def _mount_hierarchy(base: str, hierarchy: Hierarchy, own: str, undo: ExitStack 
 def _build_v1_tree(
     hierarchies: Sequence[Hierarchy], memberships: Sequence[Membership], unified: bool
 ) -> mounts.BuildTree:
-    def build(stage: str, undo: ExitStack) -> None:
+    def build(stage: str, undo: Undo) -> None:
         # Only the staging tmpfs is registered: its lazy unmount takes the rest along.
         mounts.mount("tmpfs", stage, "tmpfs", _FLAGS, "mode=0755", undo=undo)
         for hierarchy in hierarchies:
@@ -264,7 +264,7 @@ def mount_v1(root: str, hierarchies: Sequence[Hierarchy], memberships: Sequence[
     present = mountinfo.mounts_under(base, table)
     top = mountinfo.find(base, table)
     if not present:
-        with ExitStack() as undo:
+        with Undo() as undo:
             mounts.make_directory(base)
             mounts.mount("tmpfs", base, "tmpfs", _FLAGS, "mode=0755", undo=undo)
             log.debug(f"{base}: mounted tmpfs")
@@ -275,7 +275,7 @@ def mount_v1(root: str, hierarchies: Sequence[Hierarchy], memberships: Sequence[
     wrong = {name: problem for name, problem in problems.items() if problem not in (None, "missing")}
     base_usable = top is not None and top.fs_type == "tmpfs" and not top.read_only
     if not wrong and base_usable:
-        with ExitStack() as undo:
+        with Undo() as undo:
             for hierarchy in hierarchies:
                 if problems[hierarchy.directory] is None:
                     log.debug(f"{os.path.join(base, hierarchy.directory)}: already a usable cgroup mount, skipped")
@@ -306,7 +306,7 @@ def mount_v2(root: str) -> str:
         except LaunchError as exc:
             log.debug(f"{base}: {exc.message}; mounting a fresh cgroup2")
 
-        def build(stage: str, undo: ExitStack) -> None:
+        def build(stage: str, undo: Undo) -> None:
             mounts.mount("cgroup2", stage, "cgroup2", _FLAGS, undo=undo)
 
         mounts.replace_tree(base, build, root)

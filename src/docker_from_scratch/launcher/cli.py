@@ -19,6 +19,8 @@ TYPE_CHECKING = False  # typing costs ~8 ms to import; annotations need it only 
 if TYPE_CHECKING:
     from typing import NoReturn
 
+    from docker_from_scratch.launcher.undo import Undo
+
 # Where docker:dind keeps its tini for the same job; our image ships it from Debian's tini.
 DOCKER_INIT = "docker-init"
 
@@ -93,10 +95,9 @@ def run_command(command: list[str]) -> NoReturn:
 
 
 def launch(options: args.LaunchOptions) -> NoReturn:
-    from contextlib import ExitStack
-
     from docker_from_scratch.launcher import cgroups, files, iptables, kmod, limits, mounts, network
     from docker_from_scratch.launcher.preflight import check_requirements
+    from docker_from_scratch.launcher.undo import Undo
 
     env = dict(os.environ)
     env["PATH"] = files.extend_path(env.get("PATH", ""))
@@ -104,14 +105,22 @@ def launch(options: args.LaunchOptions) -> NoReturn:
     env["container"] = "docker"
     with log.step("pre-flight checks"):
         check_requirements(options)
-    with ExitStack() as undo:
+    with Undo() as undo:
+        # The certificates need /proc (interface addresses) and nothing the steps make,
+        # and their openssl runs are mostly waiting: made beside the steps they hide most
+        # of their ~25 ms (bench/). Before the API file systems when /proc is there and
+        # the directory lies outside what that step mounts (a tmpfs on /run or /tmp
+        # would hide a certificate directory made under it), else right after it.
+        certdir = options.tls_certdir
+        early = certdir is not None and mounts.usable_before_api_filesystems(certdir)
+        certificates = start_certificates(options, env, undo) if early else None
         with log.step("API file systems"):
             mounts.mount_api_filesystems()
-        # The certificates need /proc (interface addresses) and nothing the later steps
-        # make, and their openssl runs are mostly waiting: made beside those steps they
-        # hide most of their ~25 ms (bench/). Not earlier: /run and /tmp may still get a
-        # tmpfs above, which would hide a certificate directory made under them.
-        certificates = start_certificates(options, env)
+        if not early:
+            certificates = start_certificates(options, env, undo)
+        # Started here for the same reason, after the API file systems too (it needs /proc
+        # and /run); its answer is taken in the iptables step.
+        iptables_probe = iptables.start_probe(env) if options.iptables else None
         with log.step("cgroups"):
             cgroups.mount_cgroups()
         with log.step("mount propagation"):
@@ -131,7 +140,7 @@ def launch(options: args.LaunchOptions) -> NoReturn:
                 undo.enter_context(network.bridge(options.bridge, options.bridge_address, bridge_mtu))
         if options.iptables:
             with log.step("iptables"):
-                env["PATH"] = iptables.choose(env)
+                env["PATH"] = iptables.choose(env, early=iptables_probe)
         else:
             log.debug("iptables: skipped (--iptables=false)")
         with log.step("ulimits"):
@@ -162,8 +171,14 @@ def follow_outer_mtu(
     return options.mtu if options.mtu is not None else decision.value
 
 
-def start_certificates(options: args.LaunchOptions, env: dict[str, str]) -> run.Background | None:
-    """Make or verify docker:dind's TLS certificates in a thread (None: TLS is off)."""
+def start_certificates(
+    options: args.LaunchOptions, env: dict[str, str], undo: Undo | None = None
+) -> run.Forked | None:
+    """Make or verify docker:dind's TLS certificates in a child process (None: TLS is off).
+
+    A later step's failure still lets them finish writing before the launcher exits (no
+    half-made files on the volume): ``undo``, when given, waits for the child.
+    """
     certdir = options.tls_certdir
     if certdir is None:
         return None
@@ -173,7 +188,18 @@ def start_certificates(options: args.LaunchOptions, env: dict[str, str]) -> run.
         outcome = tls.ensure_certificates(certdir, tls_san=options.tls_san, env=dict(env))
         log.debug(f"TLS certificates in {certdir}: {outcome.describe()}")
 
-    return run.Background(make)
+    certificates = run.Forked(make)
+    if undo is not None:
+        undo.callback(finish_quietly, certificates)
+    return certificates
+
+
+def finish_quietly(background: run.Forked) -> None:
+    """Wait for ``background``; what it raised is dropped (a step's failure is reported)."""
+    try:
+        background.join()
+    except (LaunchError, OSError) as exc:
+        log.debug(f"background step failed too: {exc}")
 
 
 def want_reaper(options: args.LaunchOptions) -> bool:

@@ -2,7 +2,7 @@
 
 Each mount is checked against /proc/self/mountinfo first: what a container engine (or an
 earlier launcher run) already set up is left alone, so a restarted container skips it.
-Everything one call mounts sits in an ExitStack: when a later mount of the same call
+Everything one call mounts sits in an Undo (launcher/undo.py): when a later mount of the same call
 fails, the earlier ones are unmounted again and the step leaves nothing half-done.
 
 Paths are joined under ``root`` so tests can run a step on a tmpfs in a private mount
@@ -15,7 +15,6 @@ import errno
 import itertools
 import os
 import stat
-from contextlib import ExitStack, contextmanager
 
 from docker_from_scratch.launcher import log, syscalls
 from docker_from_scratch.launcher.errors import LaunchError, describe_errno
@@ -31,18 +30,20 @@ from docker_from_scratch.launcher.syscalls import (
     MS_REMOUNT,
     MS_SHARED,
 )
+from docker_from_scratch.launcher.undo import Undo
 from docker_from_scratch.requirements import mountinfo
 from docker_from_scratch.requirements.paths import find_program, kernel_filesystems, under
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
+    from types import TracebackType
 
 # Per-mount flags that show up in mountinfo's options column, to keep them on a remount.
 _STAGING_NUMBERS = itertools.count()
 # replace_tree's builder: mounts a new tree on the staging directory, registering undo.
 if TYPE_CHECKING:
-    BuildTree = Callable[[str, ExitStack], None]
+    BuildTree = Callable[[str, Undo], None]
 _FLAG_OPTIONS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC}
 # devpts: a private instance (the default since Linux 4.7, explicit for older kernels),
 # /dev/ptmx usable by everybody, and terminals owned by group tty (gid 5) as on Debian.
@@ -71,7 +72,7 @@ def mount(
     flags: int = 0,
     data: str = "",
     *,
-    undo: ExitStack | None = None,
+    undo: Undo | None = None,
 ) -> None:
     """mount(2) with a one-line LaunchError; with ``undo``, a lazy unmount is registered."""
     try:
@@ -151,33 +152,41 @@ def _has_content(path: str) -> bool:
         return True
 
 
-@contextmanager
-def staging_dir(root: str = "/") -> Iterator[str]:
+class staging_dir:  # lower case: ``with staging_dir(root) as path``, like the function it was
     """A temporary empty directory to build a mount tree before it replaces another.
 
     Under /run (our tmpfs, or the container's writable layer), else /tmp or /dev.
     """
-    for candidate in ("/run", "/tmp", "/dev"):
-        parent = under(root, candidate)
-        if os.path.isdir(parent) and os.access(parent, os.W_OK):
-            path = os.path.join(parent, f".dockerlaunch-{os.getpid()}-{next(_STAGING_NUMBERS)}")
-            try:
-                os.mkdir(path, 0o700)
-            except OSError:
-                continue
-            break
-    else:
+
+    __slots__ = ("_path", "_root")
+
+    def __init__(self, root: str = "/") -> None:
+        self._root = root
+        self._path = ""
+
+    def __enter__(self) -> str:
+        for candidate in ("/run", "/tmp", "/dev"):
+            parent = under(self._root, candidate)
+            if os.path.isdir(parent) and os.access(parent, os.W_OK):
+                path = os.path.join(parent, f".dockerlaunch-{os.getpid()}-{next(_STAGING_NUMBERS)}")
+                try:
+                    os.mkdir(path, 0o700)
+                except OSError:
+                    continue
+                self._path = path
+                return path
         raise LaunchError(
-            f"no writable directory for a staging mount under {root} (tried /run, /tmp, /dev)",
+            f"no writable directory for a staging mount under {self._root} (tried /run, /tmp, /dev)",
             hint="give the container a writable /run",
         )
-    try:
-        yield path
-    finally:
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         try:
-            os.rmdir(path)
+            os.rmdir(self._path)
         except OSError as exc:
-            log.debug(f"{path}: staging directory not removed ({describe_errno(exc)})")
+            log.debug(f"{self._path}: staging directory not removed ({describe_errno(exc)})")
 
 
 def replace_tree(target: str, build: BuildTree, root: str = "/") -> None:
@@ -194,9 +203,10 @@ def replace_tree(target: str, build: BuildTree, root: str = "/") -> None:
     one is in place: when the final bind fails, the old tree goes back onto ``target``
     instead of leaving it empty (dockerd would then find no cgroups at all).
     """
-    with staging_dir(root) as stage, ExitStack() as stage_mounts:
+    with staging_dir(root) as stage, Undo() as stage_mounts:
         build(stage, stage_mounts)
-        with _kept_tree(target, root) as kept:
+        with Undo() as keeping:
+            kept = _keep_tree(target, root, keeping)
             unmount_all_under(target)
             make_directory(target)
             try:
@@ -209,20 +219,17 @@ def replace_tree(target: str, build: BuildTree, root: str = "/") -> None:
         # leaving the with-block detaches the staging copy; the bind at target stays
 
 
-@contextmanager
-def _kept_tree(target: str, root: str) -> Iterator[str | None]:
-    """A recursive bind of what is at ``target`` (None when there is nothing), detached on leaving."""
+def _keep_tree(target: str, root: str, undo: Undo) -> str | None:
+    """A recursive bind of what is at ``target`` (None when there is nothing), in a
+    staging directory; ``undo`` detaches it and removes the directory."""
     if not os.path.isdir(target):
-        yield None
-        return
-    with staging_dir(root) as kept:
-        mount(target, kept, None, MS_BIND | MS_REC)
-        try:
-            # Private: unmounting the old tree at target must not propagate into the copy.
-            mount("none", kept, None, MS_REC | MS_PRIVATE)
-            yield kept
-        finally:
-            unmount(kept)
+        return None
+    kept = undo.enter_context(staging_dir(root))
+    mount(target, kept, None, MS_BIND | MS_REC)
+    undo.callback(unmount, kept)
+    # Private: unmounting the old tree at target must not propagate into the copy.
+    mount("none", kept, None, MS_REC | MS_PRIVATE)
+    return kept
 
 
 def _put_back(kept: str, target: str) -> None:
@@ -262,7 +269,7 @@ def _proc_available() -> bool:
     return os.path.exists(mountinfo.MOUNTINFO)
 
 
-def mount_proc(root: str, undo: ExitStack) -> None:
+def mount_proc(root: str, undo: Undo) -> None:
     target = under(root, "/proc")
     if _proc_available():
         entry = mountinfo.find(target)
@@ -276,7 +283,7 @@ def mount_proc(root: str, undo: ExitStack) -> None:
     log.debug(f"{target}: mounted proc")
 
 
-def mount_dev(root: str, undo: ExitStack) -> None:
+def mount_dev(root: str, undo: Undo) -> None:
     """devtmpfs /dev unless /dev is already a mount with device nodes (docker's tmpfs)."""
     target = under(root, "/dev")
     entry = mountinfo.find(target)
@@ -313,7 +320,7 @@ def mount_dev(root: str, undo: ExitStack) -> None:
                   MS_NOSUID | MS_NODEV | MS_NOEXEC, "", mode=0o1777, undo=undo)  # fmt: skip
 
 
-def _mount_unless(target: str, fs_type: str, source: str, flags: int, data: str, *, mode: int, undo: ExitStack) -> None:
+def _mount_unless(target: str, fs_type: str, source: str, flags: int, data: str, *, mode: int, undo: Undo) -> None:
     """Mount unless something is mounted there already (any type: the engine chose it)."""
     entry = mountinfo.find(target)
     if entry is not None:
@@ -324,7 +331,7 @@ def _mount_unless(target: str, fs_type: str, source: str, flags: int, data: str,
     log.debug(f"{target}: mounted {fs_type}")
 
 
-def mount_sys(root: str, undo: ExitStack) -> None:
+def mount_sys(root: str, undo: Undo) -> None:
     """A writable sysfs on /sys: dockerd and runc write below it.
 
     docker gives non-privileged containers (and, measured here, even ours with
@@ -363,7 +370,7 @@ def _remount_read_only(target: str, keep: int) -> None:
         log.debug(f"{target}: undo remount failed ({describe_errno(exc)})")
 
 
-def mount_tmpfs_if_empty(target: str, mode: int, undo: ExitStack) -> None:
+def mount_tmpfs_if_empty(target: str, mode: int, undo: Undo) -> None:
     """tmpfs on ``target`` unless it is a mount, holds files or has mounts below it.
 
     A tmpfs over content would hide it (an image's /run files, docker's /run/secrets).
@@ -418,7 +425,7 @@ def _apparmor_needs_parser(root: str) -> bool:
     return enabled and find_program("apparmor_parser", path) is None
 
 
-def mount_security_filesystems(root: str, undo: ExitStack, filesystems: set[str]) -> None:
+def mount_security_filesystems(root: str, undo: Undo, filesystems: set[str]) -> None:
     """Optional: securityfs and selinuxfs where the kernel has them; failures are not fatal."""
     wanted = (
         ("securityfs", "/sys/kernel/security"),
@@ -444,6 +451,22 @@ def mount_security_filesystems(root: str, undo: ExitStack, filesystems: set[str]
             log.debug(f"{target}: optional {fs_type} not mounted: {exc.message}")
 
 
+# What mount_api_filesystems may mount on or link: what lies below one can change under it.
+API_MOUNT_POINTS = ("/proc", "/dev", "/sys", "/run", "/tmp", "/var/run")
+
+
+def usable_before_api_filesystems(path: str) -> bool:
+    """Can ``path`` be written before mount_api_filesystems: /proc is already there
+    (docker mounts it), and neither ``path`` nor where its links lead lies below a mount
+    point of that step (a tmpfs there would hide what was written)."""
+    if not _proc_available():
+        return False
+    paths = {os.path.normpath(path), os.path.realpath(path)}
+    return not any(
+        candidate == point or candidate.startswith(point + "/") for candidate in paths for point in API_MOUNT_POINTS
+    )
+
+
 def mount_api_filesystems(root: str = "/") -> None:
     """Mount what Docker expects from a booted system, skipping what is already there.
 
@@ -451,7 +474,7 @@ def mount_api_filesystems(root: str = "/") -> None:
     /dev/ptmx, tmpfs /dev/shm, mqueue /dev/mqueue; a writable sysfs /sys; tmpfs /run and
     /tmp when they are empty non-mounts; /var/run -> ../run; optional securityfs, selinuxfs.
     """
-    with ExitStack() as undo:
+    with Undo() as undo:
         mount_proc(root, undo)
         mount_dev(root, undo)
         mount_tmpfs_if_empty(under(root, "/run"), 0o755, undo)

@@ -4,8 +4,9 @@ Built on ``os.posix_spawn`` and ``select.poll`` rather than ``subprocess``: impo
 subprocess (with threading, selectors, signal's enums, shlex's re) costs ~14 ms inside the
 image, a third of the launcher's start-up budget, for the three short programs it runs
 (iptables, modprobe, openssl). What it needs is small: spawn with a PATH of our choosing,
-collect stdout and stderr without deadlock, give up after a timeout. ``Background``
-runs such waits side by side (the TLS certificates beside the other steps).
+collect stdout and stderr without deadlock, give up after a timeout. ``Forked`` runs
+such waits side by side (the TLS certificates beside the other steps), ``Background``
+the resident launcher's waits.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 
 from docker_from_scratch.errors import describe_status
 from docker_from_scratch.launcher import log
-from docker_from_scratch.launcher.errors import LaunchError
+from docker_from_scratch.launcher.errors import LaunchError, UsageError
 from docker_from_scratch.requirements.paths import DEFAULT_SEARCH_PATH, find_program
 from docker_from_scratch.requirements.record import Record
 
@@ -103,27 +104,44 @@ def run(
 ) -> Completed:
     """Run argv to completion with stdout and stderr captured; on failure with ``check``
     raise LaunchError with the last line of its stderr."""
-    out_read, out_write = os.pipe()  # os.pipe() is close-on-exec: the child keeps only its dup2 copies
-    err_read, err_write = os.pipe()
-    try:
-        pid = _spawn(argv, env, out_write, err_write)
-        output: dict[int, list[bytes]] = {out_read: [], err_read: []}
-        _collect(pid, output, timeout, argv)
-        _, status = os.waitpid(pid, 0)
-    finally:
-        os.close(out_read)
-        os.close(err_read)
-    result = Completed(
-        list(argv),
-        os.waitstatus_to_exitcode(status),
-        b"".join(output[out_read]).decode(errors="replace"),
-        b"".join(output[err_read]).decode(errors="replace"),
-    )
-    if check and result.returncode != 0:
-        detail = result.stderr.strip().splitlines()
-        last = f": {detail[-1]}" if detail else ""
-        raise LaunchError(f"{_command_line(argv)} failed with {describe_status(result.returncode)}{last}")
-    return result
+    return Started(argv, env=env).wait(check=check, timeout=timeout)
+
+
+class Started:
+    """A program started now and collected later by ``wait`` (what ``run`` does at once):
+    a probe started early runs beside the steps before the one that needs its answer."""
+
+    def __init__(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> None:
+        self.argv = list(argv)
+        self._out, out_write = os.pipe()  # os.pipe() is close-on-exec: the child keeps only its dup2 copies
+        self._err, err_write = os.pipe()
+        try:
+            self._pid = _spawn(argv, env, out_write, err_write)
+        except BaseException:
+            os.close(self._out)
+            os.close(self._err)
+            raise
+
+    def wait(self, *, check: bool = True, timeout: float | None = 60) -> Completed:
+        """Collect the output and the exit (``timeout`` counts from now); see ``run``."""
+        try:
+            output: dict[int, list[bytes]] = {self._out: [], self._err: []}
+            _collect(self._pid, output, timeout, self.argv)
+            _, status = os.waitpid(self._pid, 0)
+        finally:
+            os.close(self._out)
+            os.close(self._err)
+        result = Completed(
+            self.argv,
+            os.waitstatus_to_exitcode(status),
+            b"".join(output[self._out]).decode(errors="replace"),
+            b"".join(output[self._err]).decode(errors="replace"),
+        )
+        if check and result.returncode != 0:
+            detail = result.stderr.strip().splitlines()
+            last = f": {detail[-1]}" if detail else ""
+            raise LaunchError(f"{_command_line(self.argv)} failed with {describe_status(result.returncode)}{last}")
+        return result
 
 
 def stream(argv: Sequence[str], on_output: Callable[[bytes], None], *, env: Mapping[str, str] | None = None) -> int:
@@ -164,3 +182,72 @@ class Background:
         self._thread.join()
         if self._error is not None:
             raise self._error
+
+
+# The kinds of failure a Forked child hands back, and how join raises them again.
+_FAILURE_KINDS = {"usage": UsageError, "launch": LaunchError}
+
+
+class Forked:
+    """A function run in a forked child; ``join`` waits for it and raises what it raised.
+
+    Instead of a thread for the start-up's own work beside the steps (the certificates):
+    importing threading costs ~4 ms inside the image and a thread shares the GIL with
+    the steps, where a child runs its Python on the other core. What it raised comes
+    back through a pipe as one line: LaunchError and UsageError with their hints,
+    OSError with its errno and file name, anything else as a LaunchError naming it.
+    The child shares nothing else with us: it ends in os._exit, whatever happens, so it
+    never unwinds into the launcher's own steps.
+    """
+
+    def __init__(self, function: Callable[[], None]) -> None:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child
+            status = 1
+            try:
+                os.close(read_end)
+                try:
+                    function()
+                    status = 0
+                except BaseException as exc:
+                    os.write(write_end, _describe_failure(exc).encode(errors="replace"))
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        self._pid = pid
+        self._read = read_end
+        self._joined = False
+
+    def join(self) -> None:
+        if self._joined:  # once: a second join (an undo after the step's own) has nothing to wait for
+            return
+        self._joined = True
+        chunks = []
+        try:
+            while data := os.read(self._read, _CHUNK):
+                chunks.append(data)
+        finally:
+            os.close(self._read)
+        _, status = os.waitpid(self._pid, 0)
+        if status == 0:
+            return
+        kind, _, rest = b"".join(chunks).decode(errors="replace").partition("\0")
+        if kind == "os":
+            number, filename, text = rest.split("\0", 2)
+            raise OSError(int(number), text, filename or None)
+        message, _, hint = rest.partition("\0")
+        if kind in _FAILURE_KINDS:
+            raise _FAILURE_KINDS[kind](message, hint=hint or None)
+        ended = describe_status(os.waitstatus_to_exitcode(status))
+        raise LaunchError(message or f"the background step ended with {ended}")
+
+
+def _describe_failure(exc: BaseException) -> str:
+    """What Forked's child raised, NUL-separated: kind, then its fields."""
+    if isinstance(exc, LaunchError):
+        kind = "usage" if isinstance(exc, UsageError) else "launch"
+        return f"{kind}\0{exc.message}\0{exc.hint or ''}"
+    if isinstance(exc, OSError):
+        return f"os\0{exc.errno or 0}\0{exc.filename or ''}\0{exc.strerror or exc}"
+    return f"other\0unexpected {type(exc).__name__} in a background step: {exc}\0"
