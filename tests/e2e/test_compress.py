@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from docker_from_scratch.builder.compress import ZSTD_REFUSAL
+from docker_from_scratch.builder.compress import ZSTD_REFUSAL, Compression
+from docker_from_scratch.builder.errors import BuildError
+from docker_from_scratch.builder.image import docker_load
 from tests.testing.compressed import FIRST_ZSTD_ENGINE, Compressed, build_compressed, host_engine_major
 from tests.testing.engine import dind, docker, image_exists
 
@@ -61,6 +63,16 @@ def test_compress_zstd_archive_is_refused_by_host_engine_before_23(
     assert result.returncode != 0, result.stdout
     assert ZSTD_REFUSAL in result.stderr, result.stderr
     assert not image_exists(zstd_archive.tag)
+
+
+def test_compress_load_flag_names_the_zstd_refusal(zstd_archive: Compressed, host_tag_removed: list[str]) -> None:
+    """build --load's docker load should turn 20.10's refusal into one line naming the fix (--compress gzip)."""
+    if host_engine_major() >= FIRST_ZSTD_ENGINE:
+        pytest.skip("the host engine reads zstd")
+    host_tag_removed.append(zstd_archive.tag)
+    with pytest.raises(BuildError, match="cannot decompress the zstd layer") as caught:
+        docker_load(zstd_archive.archive, Compression("zstd", 3))
+    assert caught.value.hint is not None and "--compress gzip" in caught.value.hint
 
 
 def test_compress_gzip_archive_loads_and_runs_in_host_engine(
