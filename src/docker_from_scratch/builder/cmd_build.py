@@ -49,7 +49,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    compress.check_tool(args.compress)
     arches = list(dict.fromkeys(args.arch or ["amd64"]))
     if len(arches) > 1 and args.load:
         # Two options that cannot go together: a usage error (2), like an unknown --arch.
