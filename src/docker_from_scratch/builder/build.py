@@ -158,6 +158,7 @@ def build_image(
                 "blob_size": archive.blob_size,
                 "archive_size": archive.path.stat().st_size,
                 "compress_seconds": round(compress_seconds, 1),
+                "compress_cpu_seconds": round(blob.cpu_seconds if blob else 0.0, 1),
                 "suite": suite,
                 "arch": arch,
                 "slim": slim,

@@ -22,6 +22,7 @@ largest window a zstd decoder accepts without being told to (the CLI's default
 
 import hashlib
 import os
+import resource
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -118,6 +119,7 @@ class Blob:
     digest: str  # sha256 hex of these bytes (equals the diff ID when uncompressed)
     size: int
     media_type: str
+    cpu_seconds: float = 0.0  # the compressor's user + system time (a fairer figure than wall time on a busy host)
 
 
 def compress_layer(layer_file: Path, compression: Compression, directory: Path) -> Blob:
@@ -125,14 +127,21 @@ def compress_layer(layer_file: Path, compression: Compression, directory: Path) 
     fd, name = tempfile.mkstemp(dir=directory, prefix=".blob-", suffix=".tar")
     path = Path(name)
     try:
+        before = _children_cpu()
         with open(layer_file, "rb") as source, os.fdopen(fd, "wb") as target:
             hint = f"check the {compression.name} program (apt-get install {TOOLS[compression.name].package})"
             with spawn(compression.argv(), stdin=source, stdout=target, hint=hint):
                 pass
-        return Blob(path, _sha256(path), path.stat().st_size, compression.media_type)
+        cpu = _children_cpu() - before
+        return Blob(path, _sha256(path), path.stat().st_size, compression.media_type, cpu)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # waited-for children: the compressor, once done
+    return usage.ru_utime + usage.ru_stime
 
 
 def _sha256(path: Path) -> str:
