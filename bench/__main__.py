@@ -29,6 +29,7 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 FIGURES = {
     "build": ("bench.fig_build", "cold and warm build time, digest equal across builds"),
     "size": ("bench.fig_size", "image bytes, compressed and per component, against the engine's closure"),
+    "compress": ("bench.fig_compress", "archive size with build --compress zstd against gzip, and build time"),
     "launcher": ("bench.fig_launcher", "launcher start to exec of dockerd, and where the time goes"),
     "ready": ("bench.fig_ready", "docker run -d to the nested API answering, against dockerd alone"),
     "memory": ("bench.fig_memory", "RSS of PID 1 in reap mode, against dockerd and the Python supervisor"),

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from docker_from_scratch.builder import content, image, report
+from docker_from_scratch.builder import compress, content, image, report
 from docker_from_scratch.builder.apt import Progress, default_cache_dir, print_progress
 from docker_from_scratch.builder.elf import arch_info
 from docker_from_scratch.builder.report import ComponentSize
@@ -43,6 +43,8 @@ class BuildResult:
     tag: str
     layer_digest: str
     layer_size: int
+    blob_size: int  # the layer as the archive stores it (compressed with --compress)
+    compress_seconds: float
     sizes: dict[str, ComponentSize]
     assembly: content.Assembly
     seconds: float
@@ -111,9 +113,11 @@ def build_image(
     plugins: tuple[str, ...] = (),
     progress: Progress = print_progress,
     rootless: bool = False,
+    compression: compress.Compression = compress.NONE,
 ) -> BuildResult:
     """Build the image tarball ``output/<name>.tar`` and its size report."""
     start = time.monotonic()
+    compress.check_tool(compression)
     cache_dir = cache_dir or default_cache_dir()
     output.mkdir(parents=True, exist_ok=True)
     assembly = content.assemble(
@@ -122,10 +126,20 @@ def build_image(
     )  # fmt: skip
     name = image_name(suite, arch, slim, rootless, assembly.plugins)
     layer_file, digest, size = image.build_layer_file(assembly.tree, output, progress=_layer_progress(progress))
+    blob: compress.Blob | None = None
+    compress_start = time.monotonic()
     try:
-        archive = image.write_docker_archive(layer_file, digest, image_config(assembly), tag, output / f"{name}.tar")
+        if compression != compress.NONE:
+            progress(f"layer: compressing with {' '.join(compression.argv()[:-1])}")
+            blob = compress.compress_layer(layer_file, compression, output)
+        compress_seconds = time.monotonic() - compress_start
+        archive = image.write_docker_archive(
+            layer_file, digest, image_config(assembly), tag, output / f"{name}.tar", blob=blob
+        )  # fmt: skip
     finally:
         layer_file.unlink()
+        if blob is not None:
+            blob.path.unlink()
     report_path = output / f"{name}.report.json"
     progress("report: measuring components (compressing only what changed)")
     sizes = report.measure(assembly.tree, assembly.python.zip_path, cache_dir=cache_dir)
@@ -140,6 +154,11 @@ def build_image(
                 "image_id": archive.image_id,
                 "layer_digest": digest,
                 "layer_size": size,
+                "compression": str(compression),
+                "blob_size": archive.blob_size,
+                "archive_size": archive.path.stat().st_size,
+                "compress_seconds": round(compress_seconds, 1),
+                "compress_cpu_seconds": round(blob.cpu_seconds if blob else 0.0, 1),
                 "suite": suite,
                 "arch": arch,
                 "slim": slim,
@@ -163,6 +182,8 @@ def build_image(
         tag=tag,
         layer_digest=digest,
         layer_size=size,
+        blob_size=archive.blob_size,
+        compress_seconds=compress_seconds,
         sizes=sizes,
         assembly=assembly,
         seconds=seconds,

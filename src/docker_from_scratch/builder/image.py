@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from docker_from_scratch.builder.compress import LAYER_MEDIA_TYPE, NONE, ZSTD_REFUSAL, Blob, Compression
 from docker_from_scratch.builder.errors import BuildError
 from docker_from_scratch.builder.proc import run_tool
 from docker_from_scratch.builder.tree import Entry, FileTree
@@ -193,6 +194,7 @@ class ImageResult:
     image_id: str  # sha256:<config digest>
     layer_digest: str  # sha256 hex of the uncompressed layer (the diff ID)
     layer_size: int
+    blob_size: int  # the layer as stored: compressed with --compress, else layer_size
 
 
 def _iso(epoch: int) -> str:
@@ -207,13 +209,20 @@ def write_docker_archive(
     config: ImageConfig,
     tag: str,
     out_path: Path,
+    blob: Blob | None = None,
 ) -> ImageResult:
-    """Wrap a finished layer into a docker-archive (+ OCI layout) tarball at ``out_path``."""
+    """Wrap a finished layer into a docker-archive (+ OCI layout) tarball at ``out_path``.
+
+    ``blob``: the layer compressed (:mod:`compress`); the archive then carries it in place
+    of ``layer_file``, and ``layer_digest`` stays the diff ID in the config, so the image
+    ID does not depend on the compression. ``docker load`` decompresses what it detects.
+    """
     mtime = source_date_epoch()
     created = _iso(mtime)
     config_bytes = canonical_json(config.document(layer_digest, created))
     config_digest = hashlib.sha256(config_bytes).hexdigest()
-    layer_size = layer_file.stat().st_size
+    if blob is None:
+        blob = Blob(layer_file, layer_digest, layer_file.stat().st_size, LAYER_MEDIA_TYPE)
     repo, _, version = tag.rpartition(":")
     if not repo or "/" in version:
         repo, version = tag, "latest"
@@ -228,9 +237,9 @@ def write_docker_archive(
             },
             "layers": [
                 {
-                    "mediaType": "application/vnd.oci.image.layer.v1.tar",
-                    "digest": f"sha256:{layer_digest}",
-                    "size": layer_size,
+                    "mediaType": blob.media_type,
+                    "digest": f"sha256:{blob.digest}",
+                    "size": blob.size,
                 }
             ],
         }
@@ -260,7 +269,7 @@ def write_docker_archive(
             {
                 "Config": f"blobs/sha256/{config_digest}",
                 "RepoTags": [f"{repo}:{version}"],
-                "Layers": [f"blobs/sha256/{layer_digest}"],
+                "Layers": [f"blobs/sha256/{blob.digest}"],
             }
         ]
     )
@@ -272,13 +281,13 @@ def write_docker_archive(
         blobs: dict[str, bytes | Path] = {
             config_digest: config_bytes,
             manifest_digest: oci_manifest,
-            layer_digest: layer_file,
+            blob.digest: blob.path,
         }
         for digest in sorted(blobs):
             content = blobs[digest]
             info = _tarinfo(f"blobs/sha256/{digest}", tarfile.REGTYPE, 0o644, mtime)
             if isinstance(content, Path):
-                info.size = layer_size
+                info.size = blob.size
                 with open(content, "rb") as handle:
                     tar.addfile(info, handle)
             else:
@@ -293,7 +302,7 @@ def write_docker_archive(
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     tmp.rename(out_path)
-    return ImageResult(out_path, f"sha256:{config_digest}", layer_digest, layer_size)
+    return ImageResult(out_path, f"sha256:{config_digest}", layer_digest, layer_file.stat().st_size, blob.size)
 
 
 def build_layer_file(
@@ -306,12 +315,25 @@ def build_layer_file(
     return Path(name), digest, size
 
 
-def docker_load(archive: Path) -> str:
+def docker_load(archive: Path, compression: Compression = NONE) -> str:
     """``docker load -i archive``; return docker's last output line."""
     docker = shutil.which("docker")
     if docker is None:
         raise BuildError("--load needs the docker client", hint="install docker.io or drop --load")
-    output = run_tool([docker, "load", "-i", archive], hint="start the engine (scripts/host-engine) and retry")
+
+    def explain(errors: str) -> BuildError | None:
+        # Docker 20.10's pkg/archive detects bzip2, gzip and xz only: zstd's bytes go to
+        # the untar as they are (the README's compression section).
+        if compression.name == "zstd" and ZSTD_REFUSAL in errors:
+            return BuildError(
+                f"the engine cannot decompress the zstd layer of {archive} (Docker before 23 reads no zstd)",
+                hint="build with --compress gzip for this engine, or load it into Docker 23 or later",
+            )
+        return None
+
+    output = run_tool(
+        [docker, "load", "-i", archive], hint="start the engine (scripts/host-engine) and retry", explain=explain
+    )  # fmt: skip
     lines = output.strip().splitlines()
     return lines[-1] if lines else ""
 
