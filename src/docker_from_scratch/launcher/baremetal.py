@@ -51,6 +51,9 @@ DEFAULT_HOSTNAME = "docker"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 READY_MESSAGE = "ready: dockerd answers"
 PID1_MESSAGE = "bare kernel: PID 1 started"
+MODULES_MESSAGE = "bare kernel: kernel modules:"
+# Maps dockerd's log times (realtime) to uptime, for the bench's phases of a boot.
+CLOCK_MESSAGE = "bare kernel: clock:"
 BIND_ROOT = "/.bare-root"
 # The image's ENTRYPOINT after the launcher: a VM has no image config.
 ENTRYPOINT_ARGS = ENTRYPOINT[1:]
@@ -213,6 +216,45 @@ def mount_data_root(device: str | None, target: str = DATA_ROOT) -> None:
     log.debug(f"{target}: ext4 on {device}")
 
 
+def load_modules_at_once(search_path: str = DEFAULT_PATH) -> tuple[int, float]:
+    """One ``modprobe -a`` for every module of the launcher's list the kernel lacks.
+
+    The launcher's own step (launcher/kmod.py) runs one modprobe per module, so that each
+    failure names the feature it costs. Under TCG each run is a whole kmod start-up
+    (dynamic loading of libkmod, libcrypto, liblzma, libzstd, reading modules.dep.bin):
+    measured in a bare-kernel boot here, fifteen runs took 9.1 s at load 9 (see the
+    bench's bare-kernel phases). PID 1 loads them all in one run first; kmod's ``-a``
+    goes on past a module that fails, and the launcher's step then finds the rest loaded
+    and runs modprobe only for what is still missing, with its per-module warning.
+    Returns (modules asked for, seconds taken); (0, 0.0) when there is nothing to do or
+    no modprobe (the launcher's step says what that costs).
+    """
+    from docker_from_scratch.launcher import files, kmod, run
+    from docker_from_scratch.requirements.modules import MODULES, normalize
+    from docker_from_scratch.requirements.paths import find_program
+
+    release = os.uname().release
+    if not os.path.isdir(f"/lib/modules/{release}"):
+        return 0, 0.0
+    builtin, loaded = kmod.present_modules("/", release)
+    missing = [name for name, _feature in MODULES if normalize(name) not in builtin | loaded]
+    modprobe = find_program("modprobe", files.extend_path(search_path))
+    if not missing or modprobe is None:
+        return 0, 0.0
+    started = time.monotonic()
+    result = run.run([modprobe, "-a", *missing], check=False)
+    if result.returncode != 0:  # the launcher's step names each module that is still missing
+        log.debug(f"modprobe -a: {describe_last_line(result.stderr, result.returncode)}")
+    return len(missing), time.monotonic() - started
+
+
+def describe_last_line(stderr: str, returncode: int) -> str:
+    from docker_from_scratch.errors import describe_status
+
+    lines = stderr.strip().splitlines()
+    return lines[-1] if lines else describe_status(returncode)
+
+
 def prepare_system(options: BootOptions) -> None:
     """Everything before dockerd that a booted system would have done."""
     from docker_from_scratch.launcher import mounts, syscalls
@@ -232,6 +274,10 @@ def prepare_system(options: BootOptions) -> None:
         set_hostname(options.hostname)
     with log.step("data root"):
         mount_data_root(options.data_device)
+    with log.step("kernel modules, one modprobe"):
+        count, seconds = load_modules_at_once()
+    if count:
+        log.info(f"{MODULES_MESSAGE} {count} asked for in one modprobe, {seconds:.2f} s")
 
 
 # --- the boot runner: a child of PID 1 ---------------------------------------------------
@@ -395,6 +441,39 @@ def launcher_argv() -> list[str]:
     return [sys.executable, *interpreter[1:], sys.argv[0], *ENTRYPOINT_ARGS, *sys.argv[1:]]
 
 
+def fork_launcher(arguments: list[str]) -> int:
+    """The launcher's ordinary path (it execs dockerd) in a forked child; the child's pid.
+
+    A fork instead of a new interpreter: the child starts with every module PID 1 has
+    already imported, so it skips the interpreter's start-up and those imports, which
+    under TCG cost about as much as in PID 1 itself (the bench's phase "/init to PID 1's
+    first line"). The child is not PID 1 and /proc is mounted, so ``main`` takes the
+    container path, as it does for ``launcher_argv()``.
+    """
+    from docker_from_scratch.launcher import reaper
+
+    pid = os.fork()
+    if pid:
+        return pid
+    code: int = 1
+    try:
+        reaper.default_signals()
+        from docker_from_scratch.launcher import cli
+
+        cli.main(arguments)  # execs dockerd, or exits
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException as exc:  # a child must never return into PID 1's code
+        log.error(f"launcher: {exc!r}")
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return 0  # never reached: os._exit above
+
+
 def boot(argv: Sequence[str] | None = None) -> NoReturn:
     """PID 1's whole life on a bare kernel; ends in power-off, whatever happens."""
     import signal
@@ -416,6 +495,7 @@ def boot(argv: Sequence[str] | None = None) -> NoReturn:
         prepare_system(options)
         started = init_exec_uptime()
         log.info(f"bare kernel: system prepared {describe_time(started)}")
+        log.info(f"{CLOCK_MESSAGE} realtime {time.time():.3f} s at uptime {uptime():.3f} s")
         _fork_runner(options, started)
         requested: list[str] = []
 
@@ -425,7 +505,12 @@ def boot(argv: Sequence[str] | None = None) -> NoReturn:
                 requested.append(signal.Signals(signum).name)
                 log.info(f"{requested[0]}: stopping dockerd, then powering off")
 
-        status = reaper.supervise(list(argv) if argv is not None else launcher_argv(), dict(os.environ), on_signal=note)
+        if argv is not None:
+            status = reaper.supervise(list(argv), dict(os.environ), on_signal=note)
+        else:
+            arguments = [*ENTRYPOINT_ARGS, *sys.argv[1:]]
+            status = reaper.supervise(launcher_argv(), dict(os.environ), on_signal=note,
+                                      start=lambda: fork_launcher(arguments))  # fmt: skip
         if not requested:
             log.warn(f"dockerd exited on its own (status {status}): powering off")
     except BaseException as exc:
