@@ -398,6 +398,8 @@ def boot_runner(options: BootOptions, started: float | None, launcher: int | Non
 
 
 def _fork_runner(options: BootOptions, started: float | None, launcher: int | None = None) -> int:
+    sys.stdout.flush()  # nothing buffered may be written twice
+    sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
         code = 1
@@ -479,6 +481,8 @@ def fork_launcher(arguments: list[str]) -> int:
     """
     from docker_from_scratch.launcher import reaper
 
+    sys.stdout.flush()  # nothing buffered may be written twice
+    sys.stderr.flush()
     pid = os.fork()
     if pid:
         return pid

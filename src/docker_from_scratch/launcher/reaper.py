@@ -90,9 +90,13 @@ def supervise(
 
 
 def default_signals() -> None:
-    """In a forked child: the forwarded signals back to their defaults, none blocked."""
+    """In a forked child: the forwarded signals as a fresh interpreter has them, none blocked.
+
+    SIGINT raises KeyboardInterrupt again (Python's own default), so a launcher stopped
+    before its exec unwinds its context managers (mounts, started processes).
+    """
     for signum in FORWARDED:
-        signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, ())
 
 
