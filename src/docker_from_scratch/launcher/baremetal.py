@@ -8,10 +8,12 @@ launcher's main when :func:`is_bare_kernel` says so. PID 1 then:
 1. switches its root to a bind mount of the initramfs (see :func:`switch_root`),
 2. mounts the API file systems (the same step the container case uses),
 3. brings up ``lo``, sets the hostname, puts /var/lib/docker on a tmpfs or on the disk
-   named by ``dockerlaunch.data=`` on the kernel command line,
-4. starts the launcher again as its child (not PID 1, /proc mounted: the ordinary
-   container path, which execs dockerd) and a boot runner child that prints the ready
-   line once dockerd answers, loads the images shipped in the initramfs and runs the
+   named by ``dockerlaunch.data=`` on the kernel command line, loads the launcher's
+   kernel modules in one modprobe,
+4. forks the launcher as its child (not PID 1, /proc mounted: the ordinary container
+   path, which execs dockerd; a fork keeps PID 1's imports) and a boot runner child
+   that logs the launcher's exec of dockerd, prints the ready line once dockerd
+   answers, loads the images shipped in the initramfs and runs the
    ``dockerlaunch.run=`` commands,
 5. supervises (reaps every orphan, forwards SIGTERM/SIGINT; Ctrl-Alt-Del arrives as
    SIGINT), and once dockerd has stopped, stops what is left and powers the machine off.
