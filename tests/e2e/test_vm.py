@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from docker_from_scratch.builder import cmd_initramfs, cmd_vm, qemu
-from docker_from_scratch.launcher.baremetal import PID1_MESSAGE, READY_MESSAGE
+from docker_from_scratch.launcher.baremetal import EXEC_MESSAGE, MODULES_MESSAGE, PID1_MESSAGE, READY_MESSAGE
 from tests.testing.bare_kernel import write_busybox_archive
 from tests.testing.engine import BUSYBOX_TAG
 
@@ -76,6 +76,9 @@ def test_vm_runs_a_container_and_powers_off_on_ctrl_alt_delete(
     assert vm.process.poll() is not None, "qemu must not outlive the test"
     assert status == 0, f"qemu exit status {status}"
     assert "SIGINT: stopping dockerd, then powering off" in console
+    # PID 1 loaded the modules in one run and forked the launcher, which exec'd dockerd.
+    assert re.search(rf"{MODULES_MESSAGE} \d+ asked for in one modprobe", console)
+    assert re.search(rf"{EXEC_MESSAGE} \S*/dockerd at uptime", console)  # /proc/PID/exe: the resolved path
     assert re.search(r"reboot: Power down", console)
     # Two clocks: the guest's (from the kernel's "Run /init" log record) and the host's
     # (console line arrival, from PID 1's first line: after the interpreter started).

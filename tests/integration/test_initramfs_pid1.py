@@ -1,5 +1,6 @@
 """PID 1's bare-kernel steps that run outside a VM: lo and hostname in fresh namespaces."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -48,3 +49,26 @@ def test_hostname_is_set_in_the_uts_namespace() -> None:
     """, "--uts")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "bare-test"
+
+
+def test_wait_for_exec_names_the_program_the_launcher_execs() -> None:
+    """PID 1's runner should see a child of the same interpreter exec another program, and name it."""
+    from docker_from_scratch.launcher import baremetal
+
+    sleep = subprocess.run(["sh", "-c", "command -v sleep"], capture_output=True, text=True, check=True).stdout.strip()
+    code = f"import os, time; time.sleep(0.3); os.execv({sleep!r}, ['sleep', '2'])"
+    child = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        assert baremetal.wait_for_exec(child.pid) == os.path.realpath(sleep)
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_wait_for_exec_gives_none_when_the_launcher_ends_first() -> None:
+    """A launcher that exits (and is reaped) without an exec should end the wait with None."""
+    from docker_from_scratch.launcher import baremetal
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
+    child.wait()
+    assert baremetal.wait_for_exec(child.pid) is None

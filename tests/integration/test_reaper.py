@@ -80,3 +80,19 @@ def test_reaper_reaps_orphans_when_not_pid1() -> None:
         assert not zombies_of(process.pid)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
+
+
+def test_reaper_default_signals_give_a_forked_child_a_fresh_interpreters_handlers() -> None:
+    """After PID 1's handlers and mask, a forked launcher should get KeyboardInterrupt on SIGINT back, SIG_DFL
+    for the other forwarded signals, and nothing blocked."""
+    code = (
+        "import signal; from docker_from_scratch.launcher import reaper\n"
+        "for s in reaper.FORWARDED: signal.signal(s, lambda *a: None)\n"
+        "signal.pthread_sigmask(signal.SIG_BLOCK, reaper.FORWARDED)\n"
+        "reaper.default_signals()\n"
+        "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler,\n"
+        "      all(signal.getsignal(s) is signal.SIG_DFL for s in reaper.FORWARDED if s != signal.SIGINT),\n"
+        "      sorted(signal.pthread_sigmask(signal.SIG_BLOCK, [])))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
+    assert result.stdout.split() == ["True", "True", "[]"]

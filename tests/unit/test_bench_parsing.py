@@ -86,3 +86,31 @@ def test_bench_launcher_holds_back_gives_the_overshoot_and_the_biggest_parts() -
         f"8.0 ms over at load 1.2: {FLOOR_PART} 16.0 ms, the rest 12.0 ms, cgroups 9.0 ms, "
         "pre-flight checks 5.0 ms (of 60.0 ms in --debug runs)"
     )
+def test_bench_bare_kernel_phases_map_dockerd_log_onto_uptime() -> None:
+    """PID 1's uptime lines and dockerd's realtime log should give each phase of a boot, in seconds."""
+    import datetime
+
+    from bench.fig_bare_kernel import Phases
+
+    realtime_at_uptime_0 = datetime.datetime(2026, 12, 1, 18, 0, 0, tzinfo=datetime.UTC).timestamp()
+    console = (
+        "dockerlaunch: info: bare kernel: PID 1 started (uptime 6.5 s)\n"
+        "dockerlaunch: info: bare kernel: kernel modules: 16 asked for in one modprobe, 2.25 s\n"
+        "dockerlaunch: info: bare kernel: system prepared 3.0 s after the kernel ran /init (uptime 9.0 s)\n"
+        f"dockerlaunch: info: bare kernel: clock: realtime {realtime_at_uptime_0 + 9.0:.3f} s at uptime 9.000 s\n"
+        "dockerlaunch: info: bare kernel: the launcher exec'd /usr/bin/dockerd at uptime 11.50 s\n"
+        "\x1b[36mINFO\x1b[0m[2026-12-01T18:00:13.500000000Z] Starting up\n"
+        "\x1b[36mINFO\x1b[0m[2026-12-01T18:00:21.000000000Z] API listen on /var/run/docker.sock\n"
+        "dockerlaunch: info: ready: dockerd answers on /var/run/docker.sock, 15.2 s after the kernel ran /init"
+        " (uptime 21.2 s)\n"
+    )
+    phases = Phases(console)
+    assert phases.init_exec == pytest.approx(6.0)
+    assert (phases.modules_count, phases.modules_s) == (16, 2.25)
+    assert phases.span(phases.init_exec, phases.pid1) == pytest.approx(0.5)
+    assert phases.span(phases.prepared, phases.dockerd_exec) == pytest.approx(2.5)
+    assert phases.span(phases.dockerd_exec, phases.dockerd_start) == pytest.approx(2.0, abs=1e-3)
+    assert phases.own_start() == pytest.approx(9.5, abs=1e-3)
+    assert phases.span(phases.dockerd_listen, phases.ready) == pytest.approx(0.2, abs=1e-3)
+    assert phases.holds_back().startswith("outside dockerd's own start: PID 1's system preparation 2.5 s")
+    assert Phases("no boot here").own_start() is None

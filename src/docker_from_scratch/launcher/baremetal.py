@@ -8,10 +8,12 @@ launcher's main when :func:`is_bare_kernel` says so. PID 1 then:
 1. switches its root to a bind mount of the initramfs (see :func:`switch_root`),
 2. mounts the API file systems (the same step the container case uses),
 3. brings up ``lo``, sets the hostname, puts /var/lib/docker on a tmpfs or on the disk
-   named by ``dockerlaunch.data=`` on the kernel command line,
-4. starts the launcher again as its child (not PID 1, /proc mounted: the ordinary
-   container path, which execs dockerd) and a boot runner child that prints the ready
-   line once dockerd answers, loads the images shipped in the initramfs and runs the
+   named by ``dockerlaunch.data=`` on the kernel command line, loads the launcher's
+   kernel modules in one modprobe,
+4. forks the launcher as its child (not PID 1, /proc mounted: the ordinary container
+   path, which execs dockerd; a fork keeps PID 1's imports) and a boot runner child
+   that logs the launcher's exec of dockerd, prints the ready line once dockerd
+   answers, loads the images shipped in the initramfs and runs the
    ``dockerlaunch.run=`` commands,
 5. supervises (reaps every orphan, forwards SIGTERM/SIGINT; Ctrl-Alt-Del arrives as
    SIGINT), and once dockerd has stopped, stops what is left and powers the machine off.
@@ -51,6 +53,10 @@ DEFAULT_HOSTNAME = "docker"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 READY_MESSAGE = "ready: dockerd answers"
 PID1_MESSAGE = "bare kernel: PID 1 started"
+MODULES_MESSAGE = "bare kernel: kernel modules:"
+# Maps dockerd's log times (realtime) to uptime, for the bench's phases of a boot.
+CLOCK_MESSAGE = "bare kernel: clock:"
+EXEC_MESSAGE = "bare kernel: the launcher exec'd"
 BIND_ROOT = "/.bare-root"
 # The image's ENTRYPOINT after the launcher: a VM has no image config.
 ENTRYPOINT_ARGS = ENTRYPOINT[1:]
@@ -213,6 +219,45 @@ def mount_data_root(device: str | None, target: str = DATA_ROOT) -> None:
     log.debug(f"{target}: ext4 on {device}")
 
 
+def load_modules_at_once(search_path: str = DEFAULT_PATH) -> tuple[int, float]:
+    """One ``modprobe -a`` for every module of the launcher's list the kernel lacks.
+
+    The launcher's own step (launcher/kmod.py) runs one modprobe per module, so that each
+    failure names the feature it costs. Under TCG each run is a whole kmod start-up
+    (dynamic loading of libkmod, libcrypto, liblzma, libzstd, reading modules.dep.bin):
+    measured in a bare-kernel boot here, fifteen runs took 9.1 s at load 9 (see the
+    bench's bare-kernel phases). PID 1 loads them all in one run first; kmod's ``-a``
+    goes on past a module that fails, and the launcher's step then finds the rest loaded
+    and runs modprobe only for what is still missing, with its per-module warning.
+    Returns (modules asked for, seconds taken); (0, 0.0) when there is nothing to do or
+    no modprobe (the launcher's step says what that costs).
+    """
+    from docker_from_scratch.launcher import files, kmod, run
+    from docker_from_scratch.requirements.modules import MODULES, normalize
+    from docker_from_scratch.requirements.paths import find_program
+
+    release = os.uname().release
+    if not os.path.isdir(f"/lib/modules/{release}"):
+        return 0, 0.0
+    builtin, loaded = kmod.present_modules("/", release)
+    missing = [name for name, _feature in MODULES if normalize(name) not in builtin | loaded]
+    modprobe = find_program("modprobe", files.extend_path(search_path))
+    if not missing or modprobe is None:
+        return 0, 0.0
+    started = time.monotonic()
+    result = run.run([modprobe, "-a", *missing], check=False)
+    if result.returncode != 0:  # the launcher's step names each module that is still missing
+        log.debug(f"modprobe -a: {describe_last_line(result.stderr, result.returncode)}")
+    return len(missing), time.monotonic() - started
+
+
+def describe_last_line(stderr: str, returncode: int) -> str:
+    from docker_from_scratch.errors import describe_status
+
+    lines = stderr.strip().splitlines()
+    return lines[-1] if lines else describe_status(returncode)
+
+
 def prepare_system(options: BootOptions) -> None:
     """Everything before dockerd that a booted system would have done."""
     from docker_from_scratch.launcher import mounts, syscalls
@@ -232,6 +277,10 @@ def prepare_system(options: BootOptions) -> None:
         set_hostname(options.hostname)
     with log.step("data root"):
         mount_data_root(options.data_device)
+    with log.step("kernel modules, one modprobe"):
+        count, seconds = load_modules_at_once()
+    if count:
+        log.info(f"{MODULES_MESSAGE} {count} asked for in one modprobe, {seconds:.2f} s")
 
 
 # --- the boot runner: a child of PID 1 ---------------------------------------------------
@@ -310,8 +359,31 @@ def describe_time(started: float | None) -> str:
     return f"{now - started:.1f} s after the kernel ran /init (uptime {now:.1f} s)"
 
 
-def boot_runner(options: BootOptions, started: float | None) -> int:
+def wait_for_exec(pid: int, interval: float = 0.05) -> str | None:
+    """Poll until process ``pid`` (the launcher) runs another program; that program's path.
+
+    None when it ended first (the launcher failed: PID 1 reaps it and powers off). Every
+    50 ms: a readlink costs little even under TCG, and the bench reads this moment as the
+    start of dockerd's own start-up (the Go runtime and dockerd's set-up before its first
+    log line took 9 s of a boot at load 11 here).
+    """
+    launcher = os.path.realpath(sys.executable)
+    while True:
+        try:
+            program = os.readlink(f"/proc/{pid}/exe")
+        except OSError:  # gone, or a zombie (no exe link)
+            return None
+        if program != launcher:
+            return program
+        time.sleep(interval)
+
+
+def boot_runner(options: BootOptions, started: float | None, launcher: int | None = None) -> int:
     """Wait for dockerd, say so, load the shipped images, run the boot commands."""
+    if launcher is not None:
+        program = wait_for_exec(launcher)
+        if program is not None:
+            log.info(f"{EXEC_MESSAGE} {program} at uptime {uptime():.2f} s")
     if not wait_until_ready():
         log.error(f"dockerd did not answer on {DOCKER_SOCKET} within {READY_TIMEOUT_S:.0f} s")
         return 1
@@ -327,12 +399,17 @@ def boot_runner(options: BootOptions, started: float | None) -> int:
     return 0
 
 
-def _fork_runner(options: BootOptions, started: float | None) -> int:
+def _fork_runner(options: BootOptions, started: float | None, launcher: int | None = None) -> int:
+    sys.stdout.flush()  # nothing buffered may be written twice
+    sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
-            code = boot_runner(options, started)
+            from docker_from_scratch.launcher import reaper
+
+            reaper.default_signals()  # forked inside supervise: PID 1's handlers are set
+            code = boot_runner(options, started, launcher)
         except BaseException as exc:  # a child must never return into PID 1's code
             log.error(f"boot runner: {exc!r}")
         finally:
@@ -395,6 +472,41 @@ def launcher_argv() -> list[str]:
     return [sys.executable, *interpreter[1:], sys.argv[0], *ENTRYPOINT_ARGS, *sys.argv[1:]]
 
 
+def fork_launcher(arguments: list[str]) -> int:
+    """The launcher's ordinary path (it execs dockerd) in a forked child; the child's pid.
+
+    A fork instead of a new interpreter: the child starts with every module PID 1 has
+    already imported, so it skips the interpreter's start-up and those imports, which
+    under TCG cost about as much as in PID 1 itself (the bench's phase "/init to PID 1's
+    first line"). The child is not PID 1 and /proc is mounted, so ``main`` takes the
+    container path, as it does for ``launcher_argv()``.
+    """
+    from docker_from_scratch.launcher import reaper
+
+    sys.stdout.flush()  # nothing buffered may be written twice
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    code: int = 1
+    try:
+        reaper.default_signals()
+        from docker_from_scratch.launcher import cli
+
+        cli.main(arguments)  # execs dockerd, or exits
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException as exc:  # a child must never return into PID 1's code
+        log.error(f"launcher: {exc!r}")
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return 0  # never reached: os._exit above
+
+
 def boot(argv: Sequence[str] | None = None) -> NoReturn:
     """PID 1's whole life on a bare kernel; ends in power-off, whatever happens."""
     import signal
@@ -416,7 +528,7 @@ def boot(argv: Sequence[str] | None = None) -> NoReturn:
         prepare_system(options)
         started = init_exec_uptime()
         log.info(f"bare kernel: system prepared {describe_time(started)}")
-        _fork_runner(options, started)
+        log.info(f"{CLOCK_MESSAGE} realtime {time.time():.3f} s at uptime {uptime():.3f} s")
         requested: list[str] = []
 
         def note(signum: int) -> None:
@@ -425,7 +537,19 @@ def boot(argv: Sequence[str] | None = None) -> NoReturn:
                 requested.append(signal.Signals(signum).name)
                 log.info(f"{requested[0]}: stopping dockerd, then powering off")
 
-        status = reaper.supervise(list(argv) if argv is not None else launcher_argv(), dict(os.environ), on_signal=note)
+        if argv is not None:
+            _fork_runner(options, started)
+            status = reaper.supervise(list(argv), dict(os.environ), on_signal=note)
+        else:
+            arguments = [*ENTRYPOINT_ARGS, *sys.argv[1:]]
+
+            def start() -> int:
+                """The launcher first, then the runner that watches it exec dockerd."""
+                launcher = fork_launcher(arguments)
+                _fork_runner(options, started, launcher)
+                return launcher
+
+            status = reaper.supervise(launcher_argv(), dict(os.environ), on_signal=note, start=start)
         if not requested:
             log.warn(f"dockerd exited on its own (status {status}): powering off")
     except BaseException as exc:

@@ -40,11 +40,15 @@ def supervise(
     env: dict[str, str],
     *,
     on_signal: Callable[[int], None] | None = None,
+    start: Callable[[], int] | None = None,
 ) -> int:
     """Start argv as a child and reap until it exits; return its exit status.
 
     ``on_signal`` sees each forwarded signal first (PID 1 on a bare kernel notes that a
-    power-off was asked for).
+    power-off was asked for). ``start``, when given, starts the child instead of
+    posix_spawn and returns its pid (PID 1 on a bare kernel forks the launcher); it runs
+    with :data:`FORWARDED` blocked, so a forked child must restore their default
+    handlers and unblock them (see :func:`default_signals`).
     """
     if os.getpid() != 1:
         # Orphans of dockerd's tree (containerd-shims' exited children) are re-parented
@@ -67,7 +71,7 @@ def supervise(
     # the child starts with an empty mask.
     signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
     try:
-        child = os.posix_spawn(argv[0], list(argv), env, setsigmask=())
+        child = start() if start is not None else os.posix_spawn(argv[0], list(argv), env, setsigmask=())
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
     log.debug(f"supervising {argv[0]} as pid {child}")
@@ -83,6 +87,17 @@ def supervise(
             _reap_remaining()
             return code
         log.debug(f"reaped orphan {pid}")
+
+
+def default_signals() -> None:
+    """In a forked child: the forwarded signals as a fresh interpreter has them, none blocked.
+
+    SIGINT raises KeyboardInterrupt again (Python's own default), so a launcher stopped
+    before its exec unwinds its context managers (mounts, started processes).
+    """
+    for signum in FORWARDED:
+        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
 
 
 def _reap_remaining() -> None:
