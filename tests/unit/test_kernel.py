@@ -8,7 +8,7 @@ import pytest
 from docker_from_scratch.builder import cmd_vm, initramfs, kernel, qemu
 from docker_from_scratch.builder.errors import BuildError
 from docker_from_scratch.launcher import baremetal
-from docker_from_scratch.requirements.modules import module_name
+from docker_from_scratch.requirements.modules import module_name, parse_module_list, parse_modules_dep
 
 # Lines of Debian 13's modules.dep (6.12, depmod output of the unpacked package).
 MODULES_DEP = """\
@@ -34,7 +34,7 @@ def test_module_name_strips_directory_suffix_and_dashes() -> None:
 
 def test_module_closure_includes_every_dependency() -> None:
     """br_netfilter should bring bridge, stp and llc along, each path once."""
-    table = kernel.parse_modules_dep(MODULES_DEP)
+    table = parse_modules_dep(MODULES_DEP)
     paths = kernel.module_closure(table, ["br_netfilter", "bridge"])
     assert paths == [
         "kernel/net/802/stp.ko.xz",
@@ -46,15 +46,15 @@ def test_module_closure_includes_every_dependency() -> None:
 
 def test_module_closure_accepts_dashed_and_builtin_names() -> None:
     """A name with dashes should match, and a built-in module should need no file."""
-    table = kernel.parse_modules_dep(MODULES_DEP)
-    builtin = kernel.builtin_names(BUILTIN)
+    table = parse_modules_dep(MODULES_DEP)
+    builtin = parse_module_list(BUILTIN)
     paths = kernel.module_closure(table, ["virtio-blk", "crc32c_generic", "ext4"], builtin)
     assert paths == ["kernel/drivers/block/virtio-blk.ko.xz"]
 
 
 def test_module_closure_rejects_an_unknown_module() -> None:
     """A module neither in modules.dep nor built in should stop the build, naming it."""
-    table = kernel.parse_modules_dep(MODULES_DEP)
+    table = parse_modules_dep(MODULES_DEP)
     with pytest.raises(BuildError, match="no module nosuchmod"):
         kernel.module_closure(table, ["overlay", "nosuchmod"])
 
