@@ -174,3 +174,19 @@ def test_pid1_runs_dockerd_as_the_image_entrypoint_does() -> None:
 
     assert ENTRYPOINT[0] == "/" + initramfs.LAUNCHER
     assert ENTRYPOINT[1:] == baremetal.ENTRYPOINT_ARGS
+
+
+def test_make_disk_failure_is_one_line_and_leaves_no_disk(tmp_path: Path) -> None:
+    """A failing mkfs.ext4 should be one BuildError in words, and the half-made disk file removed."""
+    disk = tmp_path / "data.img"
+    with pytest.raises(BuildError, match=r"^mkfs\.ext4 .* failed with exit status \d+: .+"):
+        qemu.make_disk(disk, 0)  # an empty file: mkfs.ext4 refuses a zero-sized device
+    assert not disk.exists()
+
+
+def test_make_disk_makes_an_ext4_file_system(tmp_path: Path) -> None:
+    """make_disk should leave a sparse file with an ext4 superblock labelled docker-data."""
+    disk = tmp_path / "data.img"
+    qemu.make_disk(disk, 8)
+    superblock = disk.read_bytes()[1024:2048]
+    assert superblock[56:58] == b"\x53\xef" and superblock[120:131] == b"docker-data"
