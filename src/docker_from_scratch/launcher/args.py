@@ -88,7 +88,7 @@ class DockerdArgs(Record):
         storage_driver: str | None = None,
         data_root: str = DATA_ROOT,
         config_file: str | None = None,
-        warnings: tuple[str, ...] = (),
+        warnings: list[str] | None = None,
     ) -> None:
         self.args = args  # what dockerd gets
         self.iptables = iptables
@@ -98,7 +98,7 @@ class DockerdArgs(Record):
         self.storage_driver = storage_driver
         self.data_root = data_root
         self.config_file = config_file
-        self.warnings = warnings
+        self.warnings = [] if warnings is None else warnings
 
 
 class LaunchOptions(Record):
@@ -192,71 +192,59 @@ def _parse_nofile(where: str, value: str) -> int:
 
 def split_launcher_options(argv: Sequence[str], env: Mapping[str, str]) -> tuple[Switches, list[str]]:
     """Take the launcher's own options off the front of argv; the rest starts at DOCKER_BINARY."""
-    debug = _env_bool(env, "DOCKER_LAUNCH_DEBUG") or False
-    reap = _env_bool(env, "DOCKER_LAUNCH_REAP")
-    log_file = env.get("DOCKER_LAUNCH_LOG_FILE") or None
-    nofile = (
-        _parse_nofile("DOCKER_LAUNCH_NOFILE", env["DOCKER_LAUNCH_NOFILE"])
+    # The environment twins first; an option in argv then overrides its twin.
+    switches = Switches(
+        debug=_env_bool(env, "DOCKER_LAUNCH_DEBUG") or False,
+        reap=_env_bool(env, "DOCKER_LAUNCH_REAP"),
+        log_file=env.get("DOCKER_LAUNCH_LOG_FILE") or None,
+        nofile=_parse_nofile("DOCKER_LAUNCH_NOFILE", env["DOCKER_LAUNCH_NOFILE"])
         if env.get("DOCKER_LAUNCH_NOFILE")
-        else DEFAULT_NOFILE
-    )
-    stop_grace = (
-        _parse_stop_grace("DOCKER_LAUNCH_STOP_GRACE", env["DOCKER_LAUNCH_STOP_GRACE"])
+        else DEFAULT_NOFILE,
+        stop_grace=_parse_stop_grace("DOCKER_LAUNCH_STOP_GRACE", env["DOCKER_LAUNCH_STOP_GRACE"])
         if env.get("DOCKER_LAUNCH_STOP_GRACE")
-        else None
-    )
-    stop_timeout = (
-        _parse_stop_timeout("DOCKER_LAUNCH_STOP_TIMEOUT", env["DOCKER_LAUNCH_STOP_TIMEOUT"])
+        else None,
+        stop_timeout=_parse_stop_timeout("DOCKER_LAUNCH_STOP_TIMEOUT", env["DOCKER_LAUNCH_STOP_TIMEOUT"])
         if env.get("DOCKER_LAUNCH_STOP_TIMEOUT")
-        else None
+        else None,
+        mtu=mtu.parse_setting(mtu.ENV, env[mtu.ENV]) if env.get(mtu.ENV) else "auto",
     )
-    mtu_setting = mtu.parse_setting(mtu.ENV, env[mtu.ENV]) if env.get(mtu.ENV) else "auto"
     rest = list(argv)
     while rest and rest[0].startswith("--"):
         option, has_value, value = rest[0].partition("=")
         if option in ("--debug", "--reap") and has_value:
             # --debug=false must not mean "debug on": the value is read, not ignored.
             if option == "--debug":
-                debug = parse_bool(option, value)
+                switches.debug = parse_bool(option, value)
             else:
-                reap = parse_bool(option, value)
+                switches.reap = parse_bool(option, value)
         elif option == "--no-reap" and has_value:
             raise UsageError("--no-reap takes no value", hint="use --no-reap, or --reap=false")
         elif option == "--debug":
-            debug = True
+            switches.debug = True
         elif option == "--reap":
-            reap = True
+            switches.reap = True
         elif option == "--no-reap":
-            reap = False
+            switches.reap = False
         elif option in ("--log-file", "--nofile", "--stop-grace", "--stop-timeout", "--mtu"):
             if not has_value:
                 if len(rest) < 2:
                     raise UsageError(f"{option} needs a value", hint=USAGE)
                 value = rest.pop(1)
             if option == "--log-file":
-                log_file = value
+                switches.log_file = value
             elif option == "--stop-grace":
-                stop_grace = _parse_stop_grace(option, value)
+                switches.stop_grace = _parse_stop_grace(option, value)
             elif option == "--stop-timeout":
-                stop_timeout = _parse_stop_timeout(option, value)
+                switches.stop_timeout = _parse_stop_timeout(option, value)
             elif option == "--mtu":
-                mtu_setting = mtu.parse_setting(option, value)
+                switches.mtu = mtu.parse_setting(option, value)
             else:
-                nofile = _parse_nofile(option, value)
+                switches.nofile = _parse_nofile(option, value)
         elif option == "--help":
             raise UsageError("help requested", hint=USAGE)
         else:
             break
         rest.pop(0)
-    switches = Switches(
-        debug=debug,
-        reap=reap,
-        log_file=log_file,
-        nofile=nofile,
-        stop_grace=stop_grace,
-        stop_timeout=stop_timeout,
-        mtu=mtu_setting,
-    )
     return switches, rest
 
 
@@ -391,16 +379,10 @@ def interpret_dockerd_args(args: list[str], filesystems: set[str] | None = None)
     Returns the arguments dockerd gets and what they told the launcher. ``filesystems``
     stands in for /proc/filesystems, which is read only when ``-s aufs`` asks for it.
     """
-    out: list[str] = []
-    warnings: list[str] = []
-    iptables = True
-    bridge: str | None = None
+    learned = DockerdArgs(args=[])  # this call's own answer, filled as the walk goes
+    out = learned.args
     bip: ipaddress.IPv4Interface | None = None
     bip_index: int | None = None
-    user_mtu: int | None = None
-    storage_driver: str | None = None
-    data_root = DATA_ROOT
-    config_file: str | None = None
     index = 0
     while index < len(args):
         token = args[index]
@@ -408,7 +390,7 @@ def interpret_dockerd_args(args: list[str], filesystems: set[str] | None = None)
             out.extend(args[index:])
             break
         if token.startswith("--iptables="):
-            iptables = parse_bool("--iptables", token.split("=", 1)[1])
+            learned.iptables = parse_bool("--iptables", token.split("=", 1)[1])
         name = _option_name(token)
         if name is None:
             out.append(token)
@@ -417,46 +399,35 @@ def interpret_dockerd_args(args: list[str], filesystems: set[str] | None = None)
         value, used = _take_value(args, index, name)
         kind = _OPTION_OF[name]
         if kind == "bridge":
-            bridge = value
+            learned.bridge = value
             out += [name, value]
         elif kind == "bip":
             bip, bip_index = _check_bip(value), len(out)
             out += [name, value]
         elif kind == "mtu":
-            user_mtu = _check_mtu(value)
+            learned.mtu = _check_mtu(value)
             out += [name, value]
         elif kind == "storage":
-            storage_driver = _check_storage_driver(value, warnings, filesystems)
-            out += ["--storage-driver", storage_driver]
+            learned.storage_driver = _check_storage_driver(value, learned.warnings, filesystems)
+            out += ["--storage-driver", learned.storage_driver]
         elif kind == "data_root":
             if name != "--data-root":
-                warnings.append(f"{name} left dockerd in 23.0: passing --data-root {value}")
-            data_root = value
+                learned.warnings.append(f"{name} left dockerd in 23.0: passing --data-root {value}")
+            learned.data_root = value
             out += ["--data-root", value]
         elif kind == "config_file":
-            config_file = value
+            learned.config_file = value
             out += [name, value]
         index += used
-    bridge_address = None
-    if bip is not None and bridge is not None:
-        if bridge == "none":
+    if bip is not None and learned.bridge is not None:
+        if learned.bridge == "none":
             raise UsageError("--bip and -b none contradict each other", hint="drop --bip, or name a bridge with -b")
         # The launcher creates the bridge with this address; dockerd gets only -b NAME,
         # because dockerd refuses --bip together with -b.
-        bridge_address = bip
+        learned.bridge_address = bip
         assert bip_index is not None
         del out[bip_index : bip_index + 2]
-    return DockerdArgs(
-        args=out,
-        iptables=iptables,
-        bridge=bridge,
-        bridge_address=bridge_address,
-        mtu=user_mtu,
-        storage_driver=storage_driver,
-        data_root=data_root,
-        config_file=config_file,
-        warnings=tuple(warnings),
-    )
+    return learned
 
 
 def resolve_stop_grace(grace: int | str | None, budget: int | None) -> int | None:
