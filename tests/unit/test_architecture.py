@@ -79,3 +79,27 @@ def test_launch_error_is_the_package_error() -> None:
 
     assert issubclass(LaunchError, Error) and issubclass(BuildError, Error)
     assert UsageError("bad").exit_status == 2 and LaunchError("bad").exit_status == 1
+
+
+SUBPROCESS_CALLS = {"run", "Popen", "call", "check_call", "check_output", "getoutput", "getstatusoutput"}
+
+
+def starts_processes(path: Path) -> set[str]:
+    """The subprocess functions a file calls (subprocess.X(...)), plus os.system and os.popen."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        func = node.func if isinstance(node, ast.Call) else None
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            owner, name = func.value.id, func.attr
+            if (owner == "subprocess" and name in SUBPROCESS_CALLS) or (owner == "os" and name in ("system", "popen")):
+                found.add(f"{owner}.{name}")
+    return found
+
+
+BEHIND_THE_DOOR = [p for p in HOST_SIDE if p != PACKAGE / "builder" / "proc.py"]
+
+
+@pytest.mark.parametrize("path", BEHIND_THE_DOOR, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_host_side_starts_processes_only_through_the_builders_door(path: Path) -> None:
+    """Every child of the builder, the doctor and the host CLI should start through builder/proc.py."""
+    assert not starts_processes(path), f"{path.name} calls {starts_processes(path)}: use builder/proc.py"

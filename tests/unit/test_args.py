@@ -3,10 +3,12 @@
 import ipaddress
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from docker_from_scratch.launcher.args import LaunchOptions, interpret_dockerd_args, parse
+from docker_from_scratch.launcher import args as args_module
+from docker_from_scratch.launcher.args import DockerdArgs, interpret_dockerd_args, parse
 from docker_from_scratch.launcher.errors import UsageError
 
 
@@ -22,9 +24,9 @@ def fake_bin(tmp_path: Path) -> dict[str, str]:
     return {"PATH": f"{sbindir}:{bindir}"}
 
 
-def interpret(*tokens: str, filesystems: frozenset[str] = frozenset({"overlay"})) -> tuple[list[str], LaunchOptions]:
-    options = LaunchOptions(dockerd="/usr/sbin/dockerd", dockerd_args=[])
-    return interpret_dockerd_args(list(tokens), options, set(filesystems)), options
+def interpret(*tokens: str, filesystems: frozenset[str] = frozenset({"overlay"})) -> tuple[list[str], DockerdArgs]:
+    learned = interpret_dockerd_args(list(tokens), set(filesystems))
+    return learned.args, learned
 
 
 def test_seed_docker_binary_runs_dockerd(fake_bin: dict[str, str]) -> None:
@@ -195,3 +197,62 @@ def test_docker_client_command_runs_the_client(fake_bin: dict[str, str], command
     """`IMAGE docker ...` (not `docker daemon`) should run the docker client, not dockerd."""
     options = parse(["/usr/bin/dockerd", *command], fake_bin)
     assert options.command == command
+
+
+def test_interpret_dockerd_args_returns_what_it_learned_and_changes_nothing() -> None:
+    """interpret_dockerd_args should leave its input list alone and give the same answer twice."""
+    tokens = ["--bip", "192.0.2.1/24", "-b", "br-test", "-g", "/data", "--iptables=false", "--debug"]
+    first = interpret_dockerd_args(tokens, {"overlay"})
+    assert tokens == ["--bip", "192.0.2.1/24", "-b", "br-test", "-g", "/data", "--iptables=false", "--debug"]
+    assert first == interpret_dockerd_args(list(tokens), {"overlay"})
+    assert (first.bridge, first.data_root, first.iptables) == ("br-test", "/data", False)
+    assert first.args == ["-b", "br-test", "--data-root", "/data", "--iptables=false", "--debug"]
+
+
+def test_interpret_dockerd_args_checks_bip_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--bip with -b should be parsed and checked once, the address kept from that one check."""
+    calls: list[str] = []
+    check = args_module._check_bip
+
+    def counted(value: str) -> ipaddress.IPv4Interface:
+        calls.append(value)
+        return check(value)
+
+    monkeypatch.setattr(args_module, "_check_bip", counted)
+    learned = interpret_dockerd_args(["--bip", "192.0.2.1/24", "-b", "br-test"], {"overlay"})
+    assert calls == ["192.0.2.1/24"] and learned.bridge_address == ipaddress.ip_interface("192.0.2.1/24")
+
+
+def test_interpret_dockerd_args_reads_proc_filesystems_only_for_aufs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without -s aufs, /proc/filesystems should not be read at all; with it, it should be."""
+    reads: list[str] = []
+    monkeypatch.setattr(args_module, "kernel_filesystems", lambda: reads.append("read") or {"overlay"})
+    interpret_dockerd_args(["-s", "overlay2", "--storage-driver=vfs", "--debug"])
+    assert reads == []
+    with pytest.raises(UsageError, match="aufs is not available on this kernel"):
+        interpret_dockerd_args(["-s", "aufs"])
+    assert reads == ["read"]
+
+
+def test_parse_builds_equal_options_from_equal_input(fake_bin: dict[str, str]) -> None:
+    """parse should build its options from values alone: the same argv and environment, equal options."""
+    argv = ["--nofile", "4096", "dockerd", "--bip", "192.0.2.1/24", "-b", "br-test", "-s", "overlay"]
+    first, second = parse(argv, fake_bin), parse(list(argv), dict(fake_bin))
+    assert first == second and first is not second
+    assert first.bridge_address == ipaddress.ip_interface("192.0.2.1/24") and first.nofile == 4096
+
+
+def test_bare_docker_binary_looks_for_dockerd_on_path_only(
+    fake_bin: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DOCKER_BINARY `docker` should look for dockerd on PATH only, never at ./dockerd or /dockerd."""
+    asked: list[str] = []
+    find = args_module.find_program
+
+    def recorded(name: str, search_path: str | None = None, **kwargs: Any) -> str | None:
+        asked.append(name)
+        return find(name, search_path, **kwargs)
+
+    monkeypatch.setattr(args_module, "find_program", recorded)
+    options = parse(["docker", "daemon"], fake_bin)
+    assert asked == ["dockerd"] and options.dockerd.endswith("/sbin/dockerd")

@@ -135,3 +135,17 @@ def test_apt_lists_taken_with_the_opt_in_never_serve_a_run_without_it(tmp_path: 
     checked = AptRepo("forky", "amd64", cache_dir=tmp_path, progress=lambda m: None)
     assert waived.root != checked.root
     assert waived.debs_dir == checked.debs_dir  # the .debs are checked by hash either way: shared
+
+
+def test_apt_repo_for_arch_is_itself_for_its_own_arch(tmp_path: Path) -> None:
+    """for_arch should give the same repository back when it already is that architecture."""
+    repo = AptRepo("trixie", "amd64", cache_dir=tmp_path)
+    assert repo.for_arch("amd64") is repo
+
+
+def test_apt_repo_for_arch_keeps_the_suite_mirror_and_cache(tmp_path: Path) -> None:
+    """for_arch should give the same suite, mirror, cache and expiry waiver for another architecture."""
+    repo = AptRepo("forky", "arm64", cache_dir=tmp_path, mirror="http://mirror.example/debian", allow_expired=True)
+    other = repo.for_arch("amd64")
+    assert (other.suite, other.arch, other.mirror, other.cache_dir) == ("forky", "amd64", repo.mirror, tmp_path)
+    assert other.allow_expired and other.root == tmp_path / "apt" / "forky-amd64-valid-until-waived"

@@ -3,7 +3,8 @@
 from pathlib import Path
 
 from docker_from_scratch.builder.build import export_tree
-from docker_from_scratch.builder.content import ca_bundle, program_in_packages
+from docker_from_scratch.builder.content import ROOTLESS_USER, add_etc, add_layout, ca_bundle, program_in_packages
+from docker_from_scratch.builder.elf import Closure
 from docker_from_scratch.builder.tree import Entry, FileTree
 
 
@@ -58,3 +59,22 @@ def test_export_tree_leaves_etc_and_top_level_links_to_the_base(tmp_path: Path) 
     assert exported["/lib64/ld-linux-x86-64.so.2"].target == "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
     passwd = exported["/usr/etc/passwd"]
     assert passwd.kind == "file" and passwd.read_bytes() == b"root\n"
+
+
+def test_add_layout_links_lib64_only_when_the_loader_lives_there() -> None:
+    """add_layout should add /lib64 for an amd64 loader and leave it out for arm64's /lib loader."""
+    amd64, arm64 = FileTree(), FileTree()
+    add_layout(amd64, Closure(FileTree(), "amd64"), "trixie", "/lib64/ld-linux-x86-64.so.2")
+    add_layout(arm64, Closure(FileTree(), "arm64"), "trixie", "/lib/ld-linux-aarch64.so.1")
+    assert amd64["/lib64"].target == "usr/lib64" and amd64["/lib"].target == "usr/lib"
+    assert "/lib64" not in arm64 and arm64["/bin"].target == "usr/bin"
+
+
+def test_add_etc_rootless_adds_its_user_and_keeps_the_defaults_under_usr() -> None:
+    """add_etc should add the rootless user to passwd and group, and hard-link both under /usr/etc."""
+    image = FileTree()
+    add_etc(image, Closure(FileTree(), "amd64"), rootless=True)
+    passwd, group = image["/etc/passwd"].read_bytes().decode(), image["/etc/group"].read_bytes().decode()
+    assert passwd.startswith("root:x:0:0:") and f"\n{ROOTLESS_USER}:x:1000:1000:" in passwd
+    assert f"\n{ROOTLESS_USER}:x:1000:" in group and "/etc/subuid" in image
+    assert image["/usr/etc/passwd"].kind == "hardlink" and image["/usr/etc/passwd"].target == "/etc/passwd"

@@ -1,9 +1,11 @@
 """The builder's one door for subprocesses: its failures as one line, in words."""
 
+import os
+
 import pytest
 
 from docker_from_scratch.builder.errors import BuildError
-from docker_from_scratch.builder.proc import run_tool, spawn
+from docker_from_scratch.builder.proc import run_tool, spawn, start
 from docker_from_scratch.errors import Error
 
 
@@ -43,3 +45,29 @@ def test_spawn_reader_error_stops_a_healthy_tool() -> None:
         assert proc.stdout is not None
         proc.stdout.read(10)
         raise ValueError("reader gave up")
+
+
+def test_start_joins_stderr_to_stdout_in_order() -> None:
+    """A started child's stderr should come on its stdout pipe, in the order it wrote the lines."""
+    process = start(["sh", "-c", "echo one; echo two >&2; echo three"])
+    assert process.stdout is not None
+    with process.stdout:
+        assert process.stdout.read() == b"one\ntwo\nthree\n"
+    assert process.wait() == 0
+
+
+def test_start_new_session_leaves_our_session() -> None:
+    """With new_session the child should lead a session of its own (a terminal's Ctrl-C misses it)."""
+    process = start(["sh", "-c", "cat /proc/self/stat"], new_session=True)
+    assert process.stdout is not None
+    with process.stdout:
+        fields = process.stdout.read().decode().rpartition(")")[2].split()
+    process.wait()
+    assert int(fields[3]) == process.pid and int(fields[3]) != os.getsid(0)
+
+
+def test_start_of_a_missing_program_is_one_build_error() -> None:
+    """A program that does not exist should be one BuildError naming it, with the hint given."""
+    with pytest.raises(BuildError, match="cannot run /nonexistent/qemu: not found") as info:
+        start(["/nonexistent/qemu"], hint="apt-get install qemu-system-x86")
+    assert info.value.hint == "apt-get install qemu-system-x86"

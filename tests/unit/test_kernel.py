@@ -8,7 +8,7 @@ import pytest
 from docker_from_scratch.builder import cmd_vm, initramfs, kernel, qemu
 from docker_from_scratch.builder.errors import BuildError
 from docker_from_scratch.launcher import baremetal
-from docker_from_scratch.requirements.modules import module_name
+from docker_from_scratch.requirements.modules import module_name, parse_module_list, parse_modules_dep
 
 # Lines of Debian 13's modules.dep (6.12, depmod output of the unpacked package).
 MODULES_DEP = """\
@@ -34,7 +34,7 @@ def test_module_name_strips_directory_suffix_and_dashes() -> None:
 
 def test_module_closure_includes_every_dependency() -> None:
     """br_netfilter should bring bridge, stp and llc along, each path once."""
-    table = kernel.parse_modules_dep(MODULES_DEP)
+    table = parse_modules_dep(MODULES_DEP)
     paths = kernel.module_closure(table, ["br_netfilter", "bridge"])
     assert paths == [
         "kernel/net/802/stp.ko.xz",
@@ -46,15 +46,15 @@ def test_module_closure_includes_every_dependency() -> None:
 
 def test_module_closure_accepts_dashed_and_builtin_names() -> None:
     """A name with dashes should match, and a built-in module should need no file."""
-    table = kernel.parse_modules_dep(MODULES_DEP)
-    builtin = kernel.builtin_names(BUILTIN)
+    table = parse_modules_dep(MODULES_DEP)
+    builtin = parse_module_list(BUILTIN)
     paths = kernel.module_closure(table, ["virtio-blk", "crc32c_generic", "ext4"], builtin)
     assert paths == ["kernel/drivers/block/virtio-blk.ko.xz"]
 
 
 def test_module_closure_rejects_an_unknown_module() -> None:
     """A module neither in modules.dep nor built in should stop the build, naming it."""
-    table = kernel.parse_modules_dep(MODULES_DEP)
+    table = parse_modules_dep(MODULES_DEP)
     with pytest.raises(BuildError, match="no module nosuchmod"):
         kernel.module_closure(table, ["overlay", "nosuchmod"])
 
@@ -174,3 +174,19 @@ def test_pid1_runs_dockerd_as_the_image_entrypoint_does() -> None:
 
     assert ENTRYPOINT[0] == "/" + initramfs.LAUNCHER
     assert ENTRYPOINT[1:] == baremetal.ENTRYPOINT_ARGS
+
+
+def test_make_disk_failure_is_one_line_and_leaves_no_disk(tmp_path: Path) -> None:
+    """A failing mkfs.ext4 should be one BuildError in words, and the half-made disk file removed."""
+    disk = tmp_path / "data.img"
+    with pytest.raises(BuildError, match=r"^mkfs\.ext4 .* failed with exit status \d+: .+"):
+        qemu.make_disk(disk, 0)  # an empty file: mkfs.ext4 refuses a zero-sized device
+    assert not disk.exists()
+
+
+def test_make_disk_makes_an_ext4_file_system(tmp_path: Path) -> None:
+    """make_disk should leave a sparse file with an ext4 superblock labelled docker-data."""
+    disk = tmp_path / "data.img"
+    qemu.make_disk(disk, 8)
+    superblock = disk.read_bytes()[1024:2048]
+    assert superblock[56:58] == b"\x53\xef" and superblock[120:131] == b"docker-data"

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from docker_from_scratch.launcher import kmod
-from docker_from_scratch.requirements.modules import MODULES
+from docker_from_scratch.requirements.modules import MODULES, parse_module_list, parse_proc_modules
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RELEASE = "6.1.0-test-amd64"
@@ -26,7 +26,7 @@ def fake_root(root: Path, sys_modules: tuple[str, ...] = ()) -> str:
 
 def test_kmod_parse_modules_builtin_normalizes_names() -> None:
     """Paths become module names without suffix, with - read as _."""
-    builtin = kmod.parse_modules_builtin(
+    builtin = parse_module_list(
         "kernel/net/netfilter/nf-conntrack-netlink.ko\nkernel/fs/overlayfs/overlay.ko.xz\n"
     )
     assert builtin == {"nf_conntrack_netlink", "overlay"}
@@ -34,7 +34,7 @@ def test_kmod_parse_modules_builtin_normalizes_names() -> None:
 
 def test_kmod_parse_proc_modules_takes_first_column() -> None:
     """/proc/modules lines give their module name."""
-    assert kmod.parse_proc_modules((FIXTURES / "proc_modules.txt").read_text()) == {
+    assert parse_proc_modules((FIXTURES / "proc_modules.txt").read_text()) == {
         "nft_chain_nat", "nf_nat", "ip_tables", "iptable_nat",
     }  # fmt: skip
 

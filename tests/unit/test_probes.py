@@ -235,8 +235,8 @@ def test_module_loadable_from_modules_dep() -> None:
 
 def test_module_name_must_match_whole() -> None:
     """nf_nat_ftp.ko in modules.dep should not make a module called nf_na look present."""
-    assert not modules._listed_in(b"kernel/net/netfilter/nf_nat_ftp.ko:\n", "nf_nat")
-    assert modules._listed_in(b"kernel/net/netfilter/nf_nat.ko.zst:\n", "nf_nat")
+    assert "nf_nat" not in modules.parse_module_list("kernel/net/netfilter/nf_nat_ftp.ko:\n")
+    assert "nf_nat" in modules.parse_module_list("kernel/net/netfilter/nf_nat.ko.zst: kernel/x.ko\n")
 
 
 def test_module_absent_without_lib_modules_suggests_mounting_it() -> None:
@@ -552,3 +552,19 @@ def test_program_probe_accepts_a_dist_fallback(tmp_path: Path) -> None:
     (bindir / "runc.dist").chmod(0o755)
     assert find_program("runc", "/usr/bin", root=os.fspath(tmp_path), dist=True) == "/usr/bin/runc.dist"
     assert find_program("containerd", "/usr/bin", root=os.fspath(tmp_path), dist=True) is None
+
+
+def test_parse_module_list_reads_builtin_and_dep_lines_alike() -> None:
+    """modules.builtin paths and modules.dep "path: deps" lines should both give module names."""
+    text = "kernel/fs/overlayfs/overlay.ko\nkernel/net/bridge/br_netfilter.ko.xz: kernel/net/bridge/bridge.ko.xz\n\n"
+    assert modules.parse_module_list(text) == {"overlay", "br_netfilter"}
+
+
+def test_listed_modules_reads_a_changed_file_anew(tmp_path: Path) -> None:
+    """listed_modules should parse a file once per version and see a rewritten file's new names."""
+    listing = tmp_path / "lib/modules/6.1.0-test/modules.builtin"
+    write(listing, "kernel/fs/overlayfs/overlay.ko\n")
+    assert modules.listed_modules(os.fspath(tmp_path), "/lib/modules/6.1.0-test/modules.builtin") == {"overlay"}
+    write(listing, "kernel/fs/overlayfs/overlay.ko\nkernel/drivers/net/veth.ko\n")
+    assert modules.listed_modules(os.fspath(tmp_path), "/lib/modules/6.1.0-test/modules.builtin") == {"overlay", "veth"}
+    assert modules.listed_modules(os.fspath(tmp_path), "/lib/modules/6.1.0-test/modules.dep") == frozenset()

@@ -223,6 +223,23 @@ class AptRepo:
         self.progress = progress
         self._configured = False
 
+    def for_arch(self, arch: str) -> "AptRepo":
+        """This repository for ARCH: itself when it is that architecture already.
+
+        The image's Python is analysed under the build host's interpreter while the image
+        may be for another architecture; one repository per (suite, arch) serves both.
+        """
+        if arch == self.arch:
+            return self
+        return AptRepo(
+            self.suite,
+            arch,
+            cache_dir=self.cache_dir,
+            mirror=self.mirror,
+            allow_expired=self.allow_expired,
+            progress=self.progress,
+        )
+
     # --- configuration ------------------------------------------------------------
     @property
     def config_file(self) -> Path:

@@ -20,7 +20,7 @@ minimal /etc (passwd and group with uid 0 for ssh, the CA bundle), each also und
 """
 
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,56 +164,60 @@ def generated(path: str, data: bytes, mode: int = 0o644, component: str = "tools
     return Entry(path, "file", mode, data=data, package="generated", component=component)
 
 
-def assemble(
-    suite: str,
-    arch: str,
-    *,
-    slim: bool,
-    cache_dir: Path,
-    mirror: str | None = None,
-    allow_expired: bool = False,
-    plugins: Iterable[str] = (),
-    progress: Progress = print_progress,
-    rootless: bool = False,
-) -> Assembly:
-    """Fetch, unpack and choose every file of the image."""
-    plugins = tuple(sorted(set(plugins)))
-    info = arch_info(arch)
-    repo = AptRepo(suite, arch, cache_dir=cache_dir, mirror=mirror, allow_expired=allow_expired, progress=progress)
-    rows = image_rows(slim=slim, rootless=rootless)
-    python = pyruntime.suite_python(repo)
+@dataclass
+class Sources:
+    """The unpacked packages of one build: each package's files, all of them merged, the refs."""
+
+    suite: str
+    arch: str
+    refs: list[DebRef]
+    per_package: dict[str, FileTree]
+    tree: FileTree
+
+
+def row_packages(repo: AptRepo, rows: Sequence[Requirement]) -> dict[str, list[str]]:
+    """Each row's packages that the suite has, in the row's order; a row with none is an error."""
     available = repo.available({p for row in rows for p in row.packages})
-    row_packages = {row.name: [p for p in row.packages if p in available] for row in rows}
+    found = {row.name: [p for p in row.packages if p in available] for row in rows}
     for row in rows:
-        if not row_packages[row.name]:
+        if not found[row.name]:
             raise BuildError(
-                f"{suite}/{arch} has none of {', '.join(row.packages)} for {row.name}",
+                f"{repo.suite}/{repo.arch} has none of {', '.join(row.packages)} for {row.name}",
                 hint="fix the row's packages in requirements/table.py",
             )
-    plugin_packages = {PLUGINS[name] for name in plugins}
-    wanted = sorted({p for names in row_packages.values() for p in names} | set(python.packages) | plugin_packages)
-    refs: list[DebRef] = repo.closure(wanted)
+    return found
+
+
+def fetch(repo: AptRepo, wanted: Iterable[str], cache_dir: Path) -> Sources:
+    """Download and unpack WANTED with its Depends closure (the first package of a path wins)."""
+    refs: list[DebRef] = repo.closure(sorted(set(wanted)))
     deb_files = repo.download(refs)
-    progress(f"unpacking {len(deb_files)} packages")
+    repo.progress(f"unpacking {len(deb_files)} packages")
     per_package: dict[str, FileTree] = {}
-    source = FileTree()
+    tree = FileTree()
     for name in sorted(deb_files):
         entries = debs.unpack(deb_files[name], cache_dir)
         per_package[name] = FileTree(entries)
         for entry in entries:
-            source.add(entry, replace_existing=False)
-    closure = Closure(source, arch)
-    image = FileTree()
-    row_files: dict[str, list[str]] = {}
+            tree.add(entry, replace_existing=False)
+    return Sources(repo.suite, repo.arch, refs, per_package, tree)
 
+
+def add_rows(
+    image: FileTree, closure: Closure, sources: Sources, rows: Sequence[Requirement], packages: dict[str, list[str]]
+) -> dict[str, list[str]]:
+    """Each row's programs, files and links with their closure; returns the paths each row named."""
+    where = f"{sources.suite}/{sources.arch}"
+    per_package = sources.per_package
+    row_files: dict[str, list[str]] = {}
     for row in rows:
         group = row_component(row)
         named: list[str] = []
         for program in row.programs:
-            path = program_in_packages(per_package, row_packages[row.name], program)
+            path = program_in_packages(per_package, packages[row.name], program)
             if path is None:
                 raise BuildError(
-                    f"no {program} in {', '.join(row_packages[row.name])} ({suite}/{arch})",
+                    f"no {program} in {', '.join(packages[row.name])} ({where})",
                     hint=f"fix row {row.name!r} in requirements/table.py",
                 )
             closure.add_with_libraries(path, f"{row.name}: program {program}", group)
@@ -221,13 +225,13 @@ def assemble(
         for path in row.files:
             named.append(path)
             if path == CA_BUNDLE:
-                bundle = ca_bundle(e for p in row_packages[row.name] for e in per_package[p])
+                bundle = ca_bundle(e for p in packages[row.name] for e in per_package[p])
                 image.add(generated(path, bundle))
                 closure.reasons[path] = f"{row.name}: made like update-ca-certificates"
                 continue
-            if not any(path in per_package[p] for p in row_packages[row.name]):
+            if not any(path in per_package[p] for p in packages[row.name]):
                 raise BuildError(
-                    f"{path} is in none of {', '.join(row_packages[row.name])} ({suite})",
+                    f"{path} is in none of {', '.join(packages[row.name])} ({sources.suite})",
                     hint=f"fix row {row.name!r} in requirements/table.py",
                 )
             closure.add_with_libraries(path, f"{row.name}: file", group)
@@ -242,18 +246,32 @@ def assemble(
             image.add(generated(envsubst.PATH, envsubst.SCRIPT.encode(), 0o755))
             closure.reasons[envsubst.PATH] = "git-submodule: dash stand-in for git's 2.3 MB envsubst"
             named.append(envsubst.PATH)
+    return row_files
 
+
+def add_plugins(closure: Closure, sources: Sources, plugins: tuple[str, ...]) -> dict[str, list[str]]:
+    """The --plugins CLI plugins with their closure; returns the path of each."""
+    row_files: dict[str, list[str]] = {}
     for name in plugins:
         path = f"{PLUGIN_DIR}/docker-{name}"
-        if path not in per_package[PLUGINS[name]]:
-            raise BuildError(f"{PLUGINS[name]} ({suite}/{arch}) has no {path}", hint=f"build without --plugins {name}")
+        if path not in sources.per_package[PLUGINS[name]]:
+            raise BuildError(
+                f"{PLUGINS[name]} ({sources.suite}/{sources.arch}) has no {path}",
+                hint=f"build without --plugins {name}",
+            )
         closure.add_with_libraries(path, f"--plugins {name}: `docker {name}` CLI plugin ({PLUGINS[name]})", "plugins")
         row_files[f"plugin {name}"] = [path]
+    return row_files
 
-    # --- Python runtime and our package --------------------------------------------------
-    python, analysis = pyruntime.analyse(
-        suite, cache_dir=cache_dir, mirror=mirror, allow_expired=allow_expired, progress=progress
-    )
+
+def add_python(
+    image: FileTree,
+    closure: Closure,
+    sources: Sources,
+    python: pyruntime.PythonVersion,
+    analysis: pyruntime.Analysis,
+) -> None:
+    """The interpreter, the analysed stdlib zip, its extension modules and our entry scripts."""
     closure.add_with_libraries(python.interpreter, "python interpreter", "python")
     image.add(
         Entry(
@@ -267,7 +285,7 @@ def assemble(
     )
     image.add(Entry(python.zip_path, "file", 0o644, source=analysis.zip_file, package="generated", component="python"))
     image.add(Entry(python.dynload_dir, "dir", 0o755, package="generated", component="python"))
-    for path in pyruntime.extension_files(source, python, analysis.extensions):
+    for path in pyruntime.extension_files(sources.tree, python, analysis.extensions):
         closure.add_with_libraries(path, "python extension module", "python")
     image.add(generated(LAUNCHER, LAUNCHER_SCRIPT.encode(), 0o755, "launcher"))
     image.add(generated("/usr/bin/docker-from-scratch", DOCTOR_SCRIPT.encode(), 0o755, "launcher"))
@@ -282,16 +300,21 @@ def assemble(
     ):
         closure.reasons.setdefault(path, "python runtime and launcher")
 
-    # --- files chosen from the packages --------------------------------------------------
+
+def add_chosen(image: FileTree, closure: Closure, sources: Sources) -> dict[str, str]:
+    """Every file the closure chose, from the packages; returns package -> version of each used."""
     versions: dict[str, str] = {}
-    ref_by_name = {ref.name: ref for ref in refs}
+    ref_by_name = {ref.name: ref for ref in sources.refs}
     for path, group in closure.components.items():
-        entry = source[path]
+        entry = sources.tree[path]
         image.add(entry.with_component(group), replace_existing=False)
         if entry.package in ref_by_name:
             versions[entry.package] = ref_by_name[entry.package].version
+    return versions
 
-    # --- /etc defaults, also under /usr/etc ------------------------------------------------
+
+def add_etc(image: FileTree, closure: Closure, *, rootless: bool) -> None:
+    """The minimal /etc (passwd, group, the rootless user's files), also under /usr/etc."""
     passwd, group = PASSWD, GROUP
     if rootless:
         passwd += f"{ROOTLESS_USER}:x:{ROOTLESS_UID}:{ROOTLESS_UID}:{ROOTLESS_USER}:{ROOTLESS_HOME}:/bin/sh\n"
@@ -310,13 +333,14 @@ def assemble(
             closure.reasons.setdefault(path, "minimal /etc")
             closure.reasons.setdefault("/usr" + path, f"default copy of {path} for export")
 
+
+def add_layout(image: FileTree, closure: Closure, suite: str, loader: str) -> None:
+    """os-release, the merged-/usr top-level links and the directories the engine expects."""
     # dockerd reads it for `docker info` (Operating System) and warns at start without it
     image.add(generated(OS_RELEASE, os_release(suite).encode(), component="layout"))
     closure.reasons.setdefault(OS_RELEASE, "identifies the image to dockerd (docker info)")
-
-    # --- layout -----------------------------------------------------------------------------
     top_links = {"/bin": "usr/bin", "/sbin": "usr/sbin", "/lib": "usr/lib"}
-    if info.loader.startswith("/lib64/"):
+    if loader.startswith("/lib64/"):
         top_links["/lib64"] = "usr/lib64"
     for link, target in {**top_links, **SYMLINKS}.items():
         image.add(Entry(link, "symlink", 0o777, target=target, package="generated", component="layout"))
@@ -325,6 +349,40 @@ def assemble(
         image.add(Entry(directory, "dir", mode, package="generated", component="layout"))
         closure.reasons.setdefault(directory, "directory the engine expects")
 
+
+def assemble(
+    suite: str,
+    arch: str,
+    *,
+    slim: bool,
+    cache_dir: Path,
+    mirror: str | None = None,
+    allow_expired: bool = False,
+    plugins: Iterable[str] = (),
+    progress: Progress = print_progress,
+    rootless: bool = False,
+) -> Assembly:
+    """Fetch, unpack and choose every file of the image.
+
+    The suite's repository and its Python are made here once; the Python analysis and
+    every step below take them rather than making their own.
+    """
+    plugins = tuple(sorted(set(plugins)))
+    repo = AptRepo(suite, arch, cache_dir=cache_dir, mirror=mirror, allow_expired=allow_expired, progress=progress)
+    rows = image_rows(slim=slim, rootless=rootless)
+    python = pyruntime.suite_python(repo)
+    packages = row_packages(repo, rows)
+    wanted = {p for names in packages.values() for p in names} | set(python.packages) | {PLUGINS[n] for n in plugins}
+    sources = fetch(repo, wanted, cache_dir)
+    closure = Closure(sources.tree, arch)
+    image = FileTree()
+    row_files = add_rows(image, closure, sources, rows, packages)
+    row_files |= add_plugins(closure, sources, plugins)
+    analysis = pyruntime.analyse(repo, python)
+    add_python(image, closure, sources, python, analysis)
+    versions = add_chosen(image, closure, sources)
+    add_etc(image, closure, rootless=rootless)
+    add_layout(image, closure, suite, arch_info(arch).loader)
     return Assembly(
         suite=suite,
         arch=arch,

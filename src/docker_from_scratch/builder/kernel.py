@@ -28,7 +28,7 @@ from docker_from_scratch.builder import apt, debs
 from docker_from_scratch.builder.errors import BuildError
 from docker_from_scratch.builder.proc import run_tool, spawn
 from docker_from_scratch.builder.tree import Entry
-from docker_from_scratch.requirements.modules import DISK_MODULES, MODULES, module_name
+from docker_from_scratch.requirements.modules import DISK_MODULES, MODULES, parse_module_list, parse_modules_dep
 
 # Beyond the launcher's own list (requirements/modules.py MODULES, shipped whole): what dockerd
 # or iptables ask the kernel for on demand. crc32c_generic: seen in the feasibility run on
@@ -57,22 +57,6 @@ class Kernel:
     version: str  # uname -r, e.g. 6.12.117+deb13-amd64
     vmlinuz: Path
     modules_dir: Path  # .../lib/modules/<version>, holding modules.dep
-
-
-def parse_modules_dep(text: str) -> dict[str, tuple[str, list[str]]]:
-    """modules.dep -> {module name: (its path, the paths it depends on)}."""
-    table: dict[str, tuple[str, list[str]]] = {}
-    for line in text.splitlines():
-        path, sep, deps = line.partition(":")
-        if not sep:
-            continue
-        table[module_name(path)] = (path.strip(), deps.split())
-    return table
-
-
-def builtin_names(text: str) -> set[str]:
-    """Module names of modules.builtin (built into vmlinuz: nothing to ship or load)."""
-    return {module_name(line.strip()) for line in text.splitlines() if line.strip()}
 
 
 def module_closure(
@@ -185,7 +169,7 @@ def stage_modules(kernel: Kernel, names: Iterable[str], cache_dir: Path) -> Path
     if stage.exists():
         shutil.rmtree(stage)
     table = parse_modules_dep((kernel.modules_dir / "modules.dep").read_text())
-    builtin = builtin_names((kernel.modules_dir / "modules.builtin").read_text())
+    builtin = parse_module_list((kernel.modules_dir / "modules.builtin").read_text())
     target = stage / "lib/modules" / kernel.version
     for path in module_closure(table, wanted, builtin):
         decompress_module(kernel.modules_dir / path, target / plain_module_path(path))

@@ -3,12 +3,14 @@
 Failures become :class:`BuildError` carrying the command's last stderr line and its
 exit status in words ("killed by SIGKILL"), so the verb prints one line that says what
 failed. :func:`run_tool` runs to completion and returns the output; :func:`spawn` is for
-tools whose output is streamed (a tar read as it comes, a compressor fed chunk by chunk).
+tools whose output is streamed (a tar read as it comes, a compressor fed chunk by chunk);
+:func:`start` for a long-running child its caller supervises and stops (qemu).
 """
 
 import contextlib
 import os
 import shlex
+import signal
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -110,3 +112,40 @@ def run_tool(
         for line in proc.stdout:
             on_line(line.decode(errors="replace").rstrip("\n"))
     return ""
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when our thread dies, even by SIGKILL (a timeout)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1  # <linux/prctl.h>
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+
+
+def start(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    env: Mapping[str, str] | None = None,
+    new_session: bool = False,
+    die_with_parent: bool = False,
+    hint: str | None = None,
+) -> "subprocess.Popen[bytes]":
+    """Start argv with stdin from /dev/null and its stderr joined to its stdout (a pipe, in
+    the order it wrote them) and return it: the caller reads, waits for and stops it.
+
+    ``new_session``: a Ctrl-C at the terminal reaches us only, not the child.
+    ``die_with_parent``: the kernel kills the child when our thread dies, even by SIGKILL.
+    """
+    args = [os.fspath(a) for a in argv]
+    try:
+        return subprocess.Popen(
+            args,
+            env=dict(os.environ if env is None else env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=new_session,
+            preexec_fn=_die_with_parent if die_with_parent else None,
+        )
+    except FileNotFoundError as exc:
+        raise BuildError(f"cannot run {args[0]}: not found", hint=hint) from exc

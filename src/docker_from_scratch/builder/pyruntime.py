@@ -39,7 +39,7 @@ from pathlib import Path
 
 import docker_from_scratch
 from docker_from_scratch.builder import debs
-from docker_from_scratch.builder.apt import AptRepo, Progress, print_progress
+from docker_from_scratch.builder.apt import AptRepo
 from docker_from_scratch.builder.elf import arch_info
 from docker_from_scratch.builder.errors import BuildError
 from docker_from_scratch.builder.proc import run_tool
@@ -247,18 +247,16 @@ def stage_root(entries: list[Entry], root: Path) -> None:
             shutil.rmtree(staging)
 
 
-def analyse(
-    suite: str,
-    *,
-    cache_dir: Path,
-    mirror: str | None = None,
-    allow_expired: bool = False,
-    progress: Progress = print_progress,
-) -> tuple[PythonVersion, Analysis]:
-    """Find and byte-compile the modules the image needs (cached by input hash)."""
+def analyse(repo: AptRepo, python: PythonVersion) -> Analysis:
+    """Find and byte-compile the modules the image needs (cached by input hash).
+
+    ``repo`` is the suite's repository for any architecture and ``python`` its Python,
+    both made once by the caller: the analysis runs the build host's interpreter, so it
+    takes the host-architecture view of the same repository.
+    """
     arch = host_arch()
-    repo = AptRepo(suite, arch, cache_dir=cache_dir, mirror=mirror, allow_expired=allow_expired, progress=progress)
-    python = suite_python(repo)
+    repo = repo.for_arch(arch)
+    suite, cache_dir, progress = repo.suite, repo.cache_dir, repo.progress
     refs = repo.closure(python.packages)
     deb_paths = list(repo.download(refs).values())
     key = _cache_key(deb_paths, python)
@@ -314,7 +312,7 @@ def analyse(
             partial.write_text(json.dumps(found, indent=1, sort_keys=True))
             os.replace(partial, result_file)
     found = json.loads(result_file.read_text())
-    return python, Analysis(
+    return Analysis(
         zip_file=zip_file,
         extensions=tuple(found["extensions"]),
         modules=tuple(sorted(found["sources"])),

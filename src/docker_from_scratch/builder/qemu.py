@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from docker_from_scratch.builder.errors import BuildError
+from docker_from_scratch.builder.proc import run_tool, start
 
 KVM_VENDOR_MODULES = ("kvm_intel", "kvm_amd")
 
@@ -135,13 +136,11 @@ def make_disk(path: Path, size_mb: int) -> None:
         raise BuildError("mkfs.ext4 is missing on the build host", hint="apt-get install e2fsprogs")
     with open(path, "wb") as handle:
         handle.truncate(size_mb * 1024 * 1024)
-    result = subprocess.run(
-        ["mkfs.ext4", "-q", "-F", "-L", "docker-data", os.fspath(path)],
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if result.returncode != 0:
+    try:
+        run_tool(["mkfs.ext4", "-q", "-F", "-L", "docker-data", path])
+    except BuildError:
         path.unlink()
-        raise BuildError(f"mkfs.ext4 {path} failed: {result.stderr.strip()}")
+        raise
 
 
 class Qmp:
@@ -252,14 +251,6 @@ class Vm:
         return status
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGKILL when our thread dies, even by SIGKILL (a timeout)."""
-    import ctypes
-
-    pr_set_pdeathsig = 1  # <linux/prctl.h>
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-
-
 def _stop(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM, then SIGKILL: qemu must never outlive the context."""
     if process.poll() is not None:
@@ -289,8 +280,7 @@ def running_vm(
         # qemu's own warnings join the console lines, in order with the guest's output.
         # Its own session: a Ctrl-C at the terminal reaches us only (qemu would quit at once on
         # SIGINT); we turn it into Ctrl-Alt-Del for a clean power-off.
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   start_new_session=True, preexec_fn=_die_with_parent)  # fmt: skip
+        process = start(argv, new_session=True, die_with_parent=True)
         try:
             yield Vm(process, qmp_socket, echo, keyboard=emulated.keyboard)
         finally:

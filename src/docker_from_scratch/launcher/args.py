@@ -22,6 +22,7 @@ from docker_from_scratch.launcher.errors import UsageError
 from docker_from_scratch.launcher.limits import DEFAULT_NOFILE
 from docker_from_scratch.requirements.layout import DATA_ROOT
 from docker_from_scratch.requirements.paths import DEFAULT_SEARCH_PATH, find_program, kernel_filesystems
+from docker_from_scratch.requirements.record import Record
 
 # Annotations only: importing typing, dataclasses and ipaddress at start-up costs ~15 ms,
 # more than a third of the launcher's budget (bench/), so they load only when needed.
@@ -45,41 +46,109 @@ _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
 
-class LaunchOptions:
-    """Everything the launcher decided from argv and the environment."""
+class Switches(Record):
+    """The launcher's own options (before DOCKER_BINARY) and their environment twins."""
 
-    def __init__(self, dockerd: str, dockerd_args: list[str]) -> None:
+    __slots__ = ("debug", "reap", "log_file", "nofile", "stop_grace", "stop_timeout", "mtu")
+
+    def __init__(
+        self,
+        *,
+        debug: bool = False,
+        reap: bool | None = None,
+        log_file: str | None = None,
+        nofile: int = DEFAULT_NOFILE,
+        stop_grace: int | str | None = None,
+        stop_timeout: int | None = None,
+        mtu: str | int = "auto",
+    ) -> None:
+        self.debug = debug
+        self.reap = reap  # None: reap when PID 1
+        self.log_file = log_file
+        self.nofile = nofile
+        self.stop_grace = stop_grace  # seconds, "off", or None: derived from the stop budget
+        self.stop_timeout = stop_timeout  # the DinD container's stop budget, when given
+        self.mtu = mtu  # the MTU rule (launcher/mtu.py): "auto", "off" or a number
+
+
+class DockerdArgs(Record):
+    """What :func:`interpret_dockerd_args` learned from dockerd's arguments, and those arguments."""
+
+    __slots__ = ("args", "iptables", "bridge", "bridge_address", "mtu", "storage_driver", "data_root", "config_file",
+                 "warnings")  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        args: list[str],
+        iptables: bool = True,
+        bridge: str | None = None,
+        bridge_address: ipaddress.IPv4Interface | None = None,
+        mtu: int | None = None,
+        storage_driver: str | None = None,
+        data_root: str = DATA_ROOT,
+        config_file: str | None = None,
+        warnings: list[str] | None = None,
+    ) -> None:
+        self.args = args  # what dockerd gets
+        self.iptables = iptables
+        self.bridge = bridge
+        self.bridge_address = bridge_address  # set only when the launcher creates the bridge
+        self.mtu = mtu  # the user's dockerd --mtu
+        self.storage_driver = storage_driver
+        self.data_root = data_root
+        self.config_file = config_file
+        self.warnings = [] if warnings is None else warnings
+
+
+class LaunchOptions(Record):
+    """Everything the launcher decided from argv and the environment, built once by :func:`parse`."""
+
+    __slots__ = ("dockerd", "dockerd_args", "debug", "reap", "log_file", "nofile", "stop_grace", "stop_grace_asked",
+                 "data_root", "config_file", "bridge", "bridge_address", "mtu", "mtu_setting", "iptables",
+                 "storage_driver", "command", "tls_certdir", "tls_san", "socket_path", "plan_description",
+                 "warnings")  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        dockerd: str,
+        switches: Switches,
+        learned: DockerdArgs,
+        command: list[str] | None = None,
+        tls_certdir: str | None = None,
+        tls_san: str = "",
+        socket_path: str | None = None,
+        plan_description: str = "",
+    ) -> None:
         self.dockerd = dockerd
-        self.dockerd_args = dockerd_args
-        self.debug = False
-        self.reap: bool | None = None  # None: reap when PID 1
-        self.log_file: str | None = None
-        self.nofile = DEFAULT_NOFILE
+        self.dockerd_args = learned.args
+        self.debug = switches.debug
+        self.reap = switches.reap  # None: reap when PID 1
+        self.log_file = switches.log_file
+        self.nofile = switches.nofile
         # Seconds nested containers get on SIGTERM before dockerd stops (None: off, dockerd
         # decides); by default derived from the DinD container's stop budget (stopgrace.py).
-        self.stop_grace: int | None = None
-        self.stop_grace_asked = False  # set by the user (grace or budget), not the default
-        self.data_root = DATA_ROOT
-        self.config_file: str | None = None
-        self.bridge: str | None = None
-        self.bridge_address: ipaddress.IPv4Interface | None = None  # set only when we create it
-        self.mtu: int | None = None  # the user's dockerd --mtu
-        # The launcher's MTU rule (launcher/mtu.py): "auto", "off" or a number.
-        self.mtu_setting: str | int = "auto"
-        self.iptables = True
-        self.storage_driver: str | None = None
+        self.stop_grace = resolve_stop_grace(switches.stop_grace, switches.stop_timeout)
+        # set by the user (grace or budget), not the default
+        self.stop_grace_asked = isinstance(switches.stop_grace, int) or switches.stop_timeout is not None
+        self.data_root = learned.data_root
+        self.config_file = learned.config_file
+        self.bridge = learned.bridge
+        self.bridge_address = learned.bridge_address  # set only when we create it
+        self.mtu = learned.mtu  # the user's dockerd --mtu
+        self.mtu_setting = switches.mtu  # the launcher's MTU rule (launcher/mtu.py)
+        self.iptables = learned.iptables
+        self.storage_driver = learned.storage_driver
         # Set when ARGS name another program (docker:dind's convention): run it, prepare nothing.
-        self.command: list[str] | None = None
+        self.command = command
         # docker:dind's TLS: make certificates here before dockerd starts (None: no TLS step).
-        self.tls_certdir: str | None = None
-        self.tls_san = ""
+        self.tls_certdir = tls_certdir
+        self.tls_san = tls_san
         # The unix socket dockerd answers on, and why the arguments took their shape.
-        self.socket_path: str | None = None
-        self.plan_description = ""
-        self.warnings: list[str] = []
-
-    def __repr__(self) -> str:
-        return f"LaunchOptions({vars(self)})"
+        self.socket_path = socket_path
+        self.plan_description = plan_description
+        self.warnings = list(learned.warnings)
 
 
 def parse_bool(name: str, value: str) -> bool:
@@ -121,60 +190,62 @@ def _parse_nofile(where: str, value: str) -> int:
     return int(value)
 
 
-def split_launcher_options(
-    argv: Sequence[str], env: Mapping[str, str]
-) -> tuple[dict[str, object], list[str]]:
+def split_launcher_options(argv: Sequence[str], env: Mapping[str, str]) -> tuple[Switches, list[str]]:
     """Take the launcher's own options off the front of argv; the rest starts at DOCKER_BINARY."""
-    found: dict[str, object] = {
-        "debug": _env_bool(env, "DOCKER_LAUNCH_DEBUG") or False,
-        "reap": _env_bool(env, "DOCKER_LAUNCH_REAP"),
-        "log_file": env.get("DOCKER_LAUNCH_LOG_FILE") or None,
-        "nofile": _parse_nofile("DOCKER_LAUNCH_NOFILE", env["DOCKER_LAUNCH_NOFILE"])
+    # The environment twins first; an option in argv then overrides its twin.
+    switches = Switches(
+        debug=_env_bool(env, "DOCKER_LAUNCH_DEBUG") or False,
+        reap=_env_bool(env, "DOCKER_LAUNCH_REAP"),
+        log_file=env.get("DOCKER_LAUNCH_LOG_FILE") or None,
+        nofile=_parse_nofile("DOCKER_LAUNCH_NOFILE", env["DOCKER_LAUNCH_NOFILE"])
         if env.get("DOCKER_LAUNCH_NOFILE")
         else DEFAULT_NOFILE,
-        "stop_grace": _parse_stop_grace("DOCKER_LAUNCH_STOP_GRACE", env["DOCKER_LAUNCH_STOP_GRACE"])
+        stop_grace=_parse_stop_grace("DOCKER_LAUNCH_STOP_GRACE", env["DOCKER_LAUNCH_STOP_GRACE"])
         if env.get("DOCKER_LAUNCH_STOP_GRACE")
         else None,
-        "stop_timeout": _parse_stop_timeout("DOCKER_LAUNCH_STOP_TIMEOUT", env["DOCKER_LAUNCH_STOP_TIMEOUT"])
+        stop_timeout=_parse_stop_timeout("DOCKER_LAUNCH_STOP_TIMEOUT", env["DOCKER_LAUNCH_STOP_TIMEOUT"])
         if env.get("DOCKER_LAUNCH_STOP_TIMEOUT")
         else None,
-        "mtu": mtu.parse_setting(mtu.ENV, env[mtu.ENV]) if env.get(mtu.ENV) else "auto",
-    }
+        mtu=mtu.parse_setting(mtu.ENV, env[mtu.ENV]) if env.get(mtu.ENV) else "auto",
+    )
     rest = list(argv)
     while rest and rest[0].startswith("--"):
         option, has_value, value = rest[0].partition("=")
         if option in ("--debug", "--reap") and has_value:
             # --debug=false must not mean "debug on": the value is read, not ignored.
-            found[option[2:]] = parse_bool(option, value)
+            if option == "--debug":
+                switches.debug = parse_bool(option, value)
+            else:
+                switches.reap = parse_bool(option, value)
         elif option == "--no-reap" and has_value:
             raise UsageError("--no-reap takes no value", hint="use --no-reap, or --reap=false")
         elif option == "--debug":
-            found["debug"] = True
+            switches.debug = True
         elif option == "--reap":
-            found["reap"] = True
+            switches.reap = True
         elif option == "--no-reap":
-            found["reap"] = False
+            switches.reap = False
         elif option in ("--log-file", "--nofile", "--stop-grace", "--stop-timeout", "--mtu"):
             if not has_value:
                 if len(rest) < 2:
                     raise UsageError(f"{option} needs a value", hint=USAGE)
                 value = rest.pop(1)
             if option == "--log-file":
-                found["log_file"] = value
+                switches.log_file = value
             elif option == "--stop-grace":
-                found["stop_grace"] = _parse_stop_grace(option, value)
+                switches.stop_grace = _parse_stop_grace(option, value)
             elif option == "--stop-timeout":
-                found["stop_timeout"] = _parse_stop_timeout(option, value)
+                switches.stop_timeout = _parse_stop_timeout(option, value)
             elif option == "--mtu":
-                found["mtu"] = mtu.parse_setting(option, value)
+                switches.mtu = mtu.parse_setting(option, value)
             else:
-                found["nofile"] = _parse_nofile(option, value)
+                switches.nofile = _parse_nofile(option, value)
         elif option == "--help":
             raise UsageError("help requested", hint=USAGE)
         else:
             break
         rest.pop(0)
-    return found, rest
+    return switches, rest
 
 
 def resolve_dockerd(binary: str, env: Mapping[str, str]) -> str:
@@ -183,8 +254,10 @@ def resolve_dockerd(binary: str, env: Mapping[str, str]) -> str:
     name = os.path.basename(binary)
     first: str | None = binary if "/" in binary else None
     if name == "docker":
-        # `docker daemon` is gone; dockerd usually sits beside the client or in sbin.
-        first, name = os.path.join(os.path.dirname(binary) or ".", "dockerd"), "dockerd"
+        # `docker daemon` is gone; dockerd usually sits beside the client or in sbin. A bare
+        # `docker` has no directory to look beside: only PATH, never the working directory.
+        first = os.path.join(os.path.dirname(binary), "dockerd") if first else None
+        name = "dockerd"
     # X.dist stands in for a missing X (the seed's fallback); the files step links it.
     found = (first and find_program(first, dist=True)) or find_program(name, search_path, dist=True)
     if found is None:
@@ -300,12 +373,15 @@ def _check_bip(value: str) -> ipaddress.IPv4Interface:
     return interface
 
 
-def interpret_dockerd_args(
-    args: list[str], options: LaunchOptions, filesystems: set[str] | None = None
-) -> list[str]:
-    """Validate and rewrite the options the launcher acts on; pass everything else through."""
-    out: list[str] = []
-    bip: str | None = None
+def interpret_dockerd_args(args: list[str], filesystems: set[str] | None = None) -> DockerdArgs:
+    """Validate and rewrite the options the launcher acts on; pass everything else through.
+
+    Returns the arguments dockerd gets and what they told the launcher. ``filesystems``
+    stands in for /proc/filesystems, which is read only when ``-s aufs`` asks for it.
+    """
+    learned = DockerdArgs(args=[])  # this call's own answer, filled as the walk goes
+    out = learned.args
+    bip: ipaddress.IPv4Interface | None = None
     bip_index: int | None = None
     index = 0
     while index < len(args):
@@ -314,7 +390,7 @@ def interpret_dockerd_args(
             out.extend(args[index:])
             break
         if token.startswith("--iptables="):
-            options.iptables = parse_bool("--iptables", token.split("=", 1)[1])
+            learned.iptables = parse_bool("--iptables", token.split("=", 1)[1])
         name = _option_name(token)
         if name is None:
             out.append(token)
@@ -323,39 +399,38 @@ def interpret_dockerd_args(
         value, used = _take_value(args, index, name)
         kind = _OPTION_OF[name]
         if kind == "bridge":
-            options.bridge = value
+            learned.bridge = value
             out += [name, value]
         elif kind == "bip":
-            bip, bip_index = value, len(out)
-            _check_bip(value)
+            bip, bip_index = _check_bip(value), len(out)
             out += [name, value]
         elif kind == "mtu":
-            options.mtu = _check_mtu(value)
+            learned.mtu = _check_mtu(value)
             out += [name, value]
         elif kind == "storage":
-            options.storage_driver = _check_storage_driver(value, options.warnings, filesystems)
-            out += ["--storage-driver", options.storage_driver]
+            learned.storage_driver = _check_storage_driver(value, learned.warnings, filesystems)
+            out += ["--storage-driver", learned.storage_driver]
         elif kind == "data_root":
             if name != "--data-root":
-                options.warnings.append(f"{name} left dockerd in 23.0: passing --data-root {value}")
-            options.data_root = value
+                learned.warnings.append(f"{name} left dockerd in 23.0: passing --data-root {value}")
+            learned.data_root = value
             out += ["--data-root", value]
         elif kind == "config_file":
-            options.config_file = value
+            learned.config_file = value
             out += [name, value]
         index += used
-    if bip is not None and options.bridge is not None:
-        if options.bridge == "none":
+    if bip is not None and learned.bridge is not None:
+        if learned.bridge == "none":
             raise UsageError("--bip and -b none contradict each other", hint="drop --bip, or name a bridge with -b")
         # The launcher creates the bridge with this address; dockerd gets only -b NAME,
         # because dockerd refuses --bip together with -b.
-        options.bridge_address = _check_bip(bip)
+        learned.bridge_address = bip
         assert bip_index is not None
         del out[bip_index : bip_index + 2]
-    return out
+    return learned
 
 
-def resolve_stop_grace(grace: object, budget: object) -> int | None:
+def resolve_stop_grace(grace: int | str | None, budget: int | None) -> int | None:
     """The stop grace asked for, else the one derived from the stop budget; None when off."""
     if grace == "off":
         return None
@@ -363,36 +438,37 @@ def resolve_stop_grace(grace: object, budget: object) -> int | None:
         return grace
     from docker_from_scratch.launcher import stopgrace
 
-    return stopgrace.grace_for_budget(budget if isinstance(budget, int) else stopgrace.DEFAULT_BUDGET_S)
+    return stopgrace.grace_for_budget(stopgrace.DEFAULT_BUDGET_S if budget is None else budget)
 
 
 def parse(argv: Sequence[str], env: Mapping[str, str]) -> LaunchOptions:
-    """Parse ``dockerlaunch``'s argv (without argv[0]) and its environment twins."""
-    found, rest = split_launcher_options(argv, env)
+    """Parse ``dockerlaunch``'s argv (without argv[0]) and its environment twins.
+
+    Every value is parsed and checked first; the options are then built once from them.
+    """
+    switches, rest = split_launcher_options(argv, env)
     if not rest:
         raise UsageError("missing DOCKER_BINARY", hint=USAGE)
     dockerd = resolve_dockerd(rest[0], env)
-    options = LaunchOptions(dockerd=dockerd, dockerd_args=[])
-    options.debug = bool(found["debug"])
-    reap = found["reap"]
-    options.reap = reap if isinstance(reap, bool) else None
-    log_file = found["log_file"]
-    options.log_file = log_file if isinstance(log_file, str) else None
-    nofile = found["nofile"]
-    options.nofile = nofile if isinstance(nofile, int) else DEFAULT_NOFILE
-    options.stop_grace = resolve_stop_grace(found["stop_grace"], found["stop_timeout"])
-    options.stop_grace_asked = isinstance(found["stop_grace"], int) or found["stop_timeout"] is not None
-    setting = found["mtu"]
-    options.mtu_setting = setting if isinstance(setting, (str, int)) else "auto"
     from docker_from_scratch.launcher import dind
 
     plan = dind.plan(drop_seed_words(list(rest[1:])), env, dockerd=dockerd)
-    options.plan_description = plan.describe()
     if plan.action == "exec":
-        options.command = list(plan.argv)
-        return options
+        return LaunchOptions(
+            dockerd=dockerd,
+            switches=switches,
+            learned=DockerdArgs(args=[]),
+            command=list(plan.argv),
+            plan_description=plan.describe(),
+        )
     if plan.argv[0] != dockerd:
-        options.dockerd = resolve_dockerd(plan.argv[0], env)  # `IMAGE dockerd --debug`
-    options.tls_certdir, options.tls_san, options.socket_path = plan.tls_certdir, plan.tls_san, plan.socket_path
-    options.dockerd_args = interpret_dockerd_args(list(plan.argv[1:]), options)
-    return options
+        dockerd = resolve_dockerd(plan.argv[0], env)  # `IMAGE dockerd --debug`
+    return LaunchOptions(
+        dockerd=dockerd,
+        switches=switches,
+        learned=interpret_dockerd_args(list(plan.argv[1:])),
+        tls_certdir=plan.tls_certdir,
+        tls_san=plan.tls_san,
+        socket_path=plan.socket_path,
+        plan_description=plan.describe(),
+    )

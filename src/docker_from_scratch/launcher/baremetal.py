@@ -232,14 +232,14 @@ def load_modules_at_once(search_path: str = DEFAULT_PATH) -> tuple[int, float]:
     Returns (modules asked for, seconds taken); (0, 0.0) when there is nothing to do or
     no modprobe (the launcher's step says what that costs).
     """
-    from docker_from_scratch.launcher import files, kmod, run
-    from docker_from_scratch.requirements.modules import MODULES, normalize
+    from docker_from_scratch.launcher import files, run
+    from docker_from_scratch.requirements.modules import MODULES, normalize, present_modules
     from docker_from_scratch.requirements.paths import find_program
 
     release = os.uname().release
     if not os.path.isdir(f"/lib/modules/{release}"):
         return 0, 0.0
-    builtin, loaded = kmod.present_modules("/", release)
+    builtin, loaded = present_modules("/", release)
     missing = [name for name, _feature in MODULES if normalize(name) not in builtin | loaded]
     modprobe = find_program("modprobe", files.extend_path(search_path))
     if not missing or modprobe is None:

@@ -15,8 +15,8 @@ import os
 from docker_from_scratch.errors import describe_status
 from docker_from_scratch.launcher import files, log, run
 from docker_from_scratch.launcher.errors import LaunchError
-from docker_from_scratch.requirements.modules import MODULES, module_name, normalize
-from docker_from_scratch.requirements.paths import find_program, read_text, under
+from docker_from_scratch.requirements.modules import MODULES, normalize, present_modules
+from docker_from_scratch.requirements.paths import find_program, under
 from docker_from_scratch.requirements.record import Record
 
 TYPE_CHECKING = False
@@ -33,27 +33,6 @@ class ModuleStatus(Record):
         self.feature = feature
         self.state = state
         self.detail = detail
-
-
-def parse_modules_builtin(text: str) -> set[str]:
-    """modules.builtin: one "kernel/fs/overlayfs/overlay.ko" path per line."""
-    return {module_name(line) for line in text.splitlines() if line.strip()}
-
-
-def parse_proc_modules(text: str) -> set[str]:
-    """/proc/modules: "name size refcount deps state address" lines."""
-    return {normalize(line.split()[0]) for line in text.splitlines() if line.strip()}
-
-
-def present_modules(root: str, release: str) -> tuple[set[str], set[str]]:
-    """(built in, loaded) module names, from modules.builtin, /proc/modules and /sys/module."""
-    builtin = parse_modules_builtin(read_text(under(root, f"/lib/modules/{release}/modules.builtin")))
-    loaded = parse_proc_modules(read_text(under(root, "/proc/modules")))
-    try:  # noqa: SIM105 (contextlib costs ~6 ms at every start: undo.py)
-        loaded |= {normalize(name) for name in os.listdir(under(root, "/sys/module"))}
-    except OSError:
-        pass
-    return builtin, loaded
 
 
 def load_modules(

@@ -6,8 +6,11 @@ The launcher loads :data:`MODULES` (launcher/kmod.py), the doctor's probes look 
 Module names treat - and _ alike, and files carry one of several suffixes:
 :func:`module_name` is the one place that turns either into the kernel's spelling.
 :func:`module_state` and :func:`kernel_config` read where a module stands in the
-running kernel (the doctor's probes and the launcher's pre-flight ask them); they read
-/proc, /sys and /lib/modules under a root and never start a process.
+running kernel (the doctor's probes and the launcher's pre-flight ask them), and
+:func:`present_modules` what needs no modprobe (the launcher's kmod step); they read
+/proc, /sys and /lib/modules under a root and never start a process. The listings have
+one parser each: :func:`parse_proc_modules`, :func:`parse_module_list` (modules.builtin
+and modules.dep) and :func:`parse_modules_dep` (the initramfs builder's dependencies).
 """
 
 from __future__ import annotations
@@ -143,27 +146,70 @@ def kernel_config(symbol: str, root: str = "/") -> str | None:
     return None
 
 
+def parse_proc_modules(text: str) -> set[str]:
+    """/proc/modules: "name size refcount deps state address" lines -> module names."""
+    return {normalize(line.split(None, 1)[0]) for line in text.splitlines() if line.strip()}
+
+
+def parse_module_list(text: str) -> set[str]:
+    """modules.builtin ("kernel/fs/overlayfs/overlay.ko" lines) or modules.dep (the same,
+    then ":" and the dependencies) -> module names."""
+    return {module_name(line.partition(":")[0]) for line in text.splitlines() if line.strip()}
+
+
+def parse_modules_dep(text: str) -> dict[str, tuple[str, list[str]]]:
+    """modules.dep -> {module name: (its path, the paths it depends on)}."""
+    table: dict[str, tuple[str, list[str]]] = {}
+    for line in text.splitlines():
+        path, sep, deps = line.partition(":")
+        if not sep:
+            continue
+        table[module_name(path)] = (path.strip(), deps.split())
+    return table
+
+
 def loaded_modules(root: str) -> set[str] | None:
     """Names in /proc/modules; None when the kernel has no loadable modules (or no /proc)."""
     text = read_optional(root, "/proc/modules")
     if text is None:
         return None
-    return {normalize(line.split(" ", 1)[0]) for line in text.splitlines() if line}
+    return parse_proc_modules(text)
 
 
-def _listed_in(data: bytes | None, name: str) -> bool:
-    """``name``.ko[.xz|.zst|.gz] in modules.builtin or modules.dep (names use _ or -)."""
-    if not data:
-        return False
-    for spelling in {name, name.replace("_", "-")}:
-        needle = f"/{spelling}.ko".encode()
-        start = data.find(needle)
-        while start != -1:
-            end = start + len(needle)
-            if data[end : end + 1] in (b"", b"\n", b":", b"."):
-                return True
-            start = data.find(needle, end)
-    return False
+# (path, mtime, size) -> names: each listing is parsed once per file version, although the
+# pre-flight and the doctor ask for one module at a time (modules.dep has thousands of
+# lines). A dict, not functools.lru_cache, for the same import cost as _KERNEL_CONFIGS.
+_MODULE_LISTS: dict[tuple[str, int, int], frozenset[str]] = {}
+
+
+def _module_list_of(path: str, mtime_ns: int, size: int) -> frozenset[str]:
+    key = (path, mtime_ns, size)
+    if key not in _MODULE_LISTS:
+        _MODULE_LISTS[key] = frozenset(parse_module_list(read_optional("/", path) or ""))
+    return _MODULE_LISTS[key]
+
+
+def listed_modules(root: str, path: str) -> frozenset[str]:
+    """Module names in modules.builtin or modules.dep at ``path`` under ``root``; empty when
+    the file cannot be read."""
+    full = under(root, path)
+    try:
+        info = os.stat(full)
+    except OSError:
+        return frozenset()
+    return _module_list_of(full, info.st_mtime_ns, info.st_size)
+
+
+def present_modules(root: str, release: str) -> tuple[frozenset[str], set[str]]:
+    """(built in, loaded) module names: modules.builtin, and /proc/modules with /sys/module
+    (where built-ins with parameters show up too): what needs no modprobe."""
+    builtin = listed_modules(root, f"/lib/modules/{release}/modules.builtin")
+    loaded = loaded_modules(root) or set()
+    try:  # noqa: SIM105 (contextlib costs ~6 ms at every start: launcher/undo.py)
+        loaded |= {normalize(name) for name in os.listdir(under(root, "/sys/module"))}
+    except OSError:
+        pass
+    return builtin, loaded
 
 
 class ModuleState(Record):
@@ -200,7 +246,7 @@ def module_state(name: str, root: str = "/") -> ModuleState:
         return ModuleState("built in", f"/sys/module/{name}, not in /proc/modules")
     release = kernel_release(root)
     moddir = f"/lib/modules/{release}"
-    if _listed_in(read_bytes(root, f"{moddir}/modules.builtin"), name):
+    if normalize(name) in listed_modules(root, f"{moddir}/modules.builtin"):
         return ModuleState("built in", f"{moddir}/modules.builtin")
     trace = MODULE_TRACES.get(name)
     if trace and os.path.exists(under(root, trace)):
@@ -209,7 +255,7 @@ def module_state(name: str, root: str = "/") -> ModuleState:
     config_value = kernel_config(symbol, root) if symbol else None
     if config_value == "y":
         return ModuleState("built in", f"{symbol}=y")
-    if loaded is not None and _listed_in(read_bytes(root, f"{moddir}/modules.dep"), name):
+    if loaded is not None and normalize(name) in listed_modules(root, f"{moddir}/modules.dep"):
         return ModuleState("loadable", f"not loaded yet, in {moddir}")
     if config_value == "n":
         return ModuleState("absent", f"{symbol} is not set")
