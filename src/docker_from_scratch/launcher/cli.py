@@ -95,7 +95,7 @@ def run_command(command: list[str]) -> NoReturn:
 
 
 def launch(options: args.LaunchOptions) -> NoReturn:
-    from docker_from_scratch.launcher import cgroups, files, iptables, kmod, limits, mounts, network
+    from docker_from_scratch.launcher import autoload, cgroups, files, iptables, kmod, limits, mounts, network
     from docker_from_scratch.launcher.preflight import check_requirements
     from docker_from_scratch.launcher.undo import Undo
 
@@ -133,6 +133,7 @@ def launch(options: args.LaunchOptions) -> NoReturn:
             )
         with log.step("kernel modules"):
             kmod.load_modules()
+            autoload.autoload()  # no /lib/modules here: ask the host kernel to load them
         with log.step("networking"):
             network.enable_ip_forwarding()
             bridge_mtu = follow_outer_mtu(options)
