@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from docker_from_scratch.launcher import autoload, log
+from docker_from_scratch.launcher.errors import UsageError
 
 RELEASE = "6.1.0-test-amd64"
 NEEDED = (("overlay", "overlay2"), ("bridge", "bridges"), ("veth", "veths"), ("nf_conntrack_netlink", "clean-up"))
@@ -50,7 +51,7 @@ def test_autoload_skipped_when_modprobe_has_an_index(tmp_path: Path) -> None:
     """With /lib/modules/RELEASE/modules.dep modprobe does the job: no trigger runs."""
     asked: list[str] = []
     root = fake_root(tmp_path, modules_dep=True)
-    assert autoload.autoload(root, NEEDED, trigger=loading(tmp_path, set(), asked), environ={}) == []
+    assert autoload.autoload(root, NEEDED, trigger=loading(tmp_path, set(), asked)) == []
     assert asked == []
 
 
@@ -59,7 +60,7 @@ def test_autoload_asks_only_for_modules_neither_loaded_nor_built_in(tmp_path: Pa
     asked: list[str] = []
     root = fake_root(tmp_path, loaded=("overlay",))
     (tmp_path / "sys" / "module" / "bridge").mkdir(parents=True)
-    autoload.autoload(root, NEEDED, trigger=loading(tmp_path, set(), asked), environ={})
+    autoload.autoload(root, NEEDED, trigger=loading(tmp_path, set(), asked))
     assert asked == ["veth"]
 
 
@@ -69,7 +70,7 @@ def test_autoload_reports_loaded_and_still_missing_per_module(
     """Each module asked for is read again: loaded by the trigger or still missing, both logged with the fix."""
     asked: list[str] = []
     root = fake_root(tmp_path)
-    outcomes = autoload.autoload(root, NEEDED[:3], trigger=loading(tmp_path, {"overlay", "veth"}, asked), environ={})
+    outcomes = autoload.autoload(root, NEEDED[:3], trigger=loading(tmp_path, {"overlay", "veth"}, asked))
     assert {o.name: o.result for o in outcomes} == {
         "overlay": "loaded by the trigger", "bridge": "still missing", "veth": "loaded by the trigger",
     }  # fmt: skip
@@ -83,17 +84,17 @@ def test_autoload_names_over_fifteen_characters_have_no_trigger(tmp_path: Path) 
     """An interface name stops at 15 characters: a longer module name is never looked up, and says why."""
     asked: list[str] = []
     root = fake_root(tmp_path, loaded=("overlay", "bridge", "veth"))
-    outcomes = autoload.autoload(root, NEEDED, trigger=loading(tmp_path, set(), asked), environ={})
+    outcomes = autoload.autoload(root, NEEDED, trigger=loading(tmp_path, set(), asked))
     assert asked == []
     assert [(o.name, o.result) for o in outcomes] == [("nf_conntrack_netlink", "no trigger")]
 
 
-def test_autoload_switch_off_asks_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """DOCKER_LAUNCH_AUTOLOAD=0 leaves missing modules alone and says which."""
+def test_autoload_modprobe_setting_asks_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """DOCKER_LAUNCH_MODULES=modprobe leaves missing modules alone and says which."""
     asked: list[str] = []
     root = fake_root(tmp_path)
-    environ = {autoload.SWITCH: "0"}
-    assert autoload.autoload(root, NEEDED[:1], trigger=loading(tmp_path, {"overlay"}, asked), environ=environ) == []
+    trigger = loading(tmp_path, {"overlay"}, asked)
+    assert autoload.autoload(root, NEEDED[:1], trigger=trigger, setting="modprobe") == []
     assert asked == []
     assert "not asking the kernel for overlay" in capsys.readouterr().err
 
@@ -101,3 +102,13 @@ def test_autoload_switch_off_asks_nothing(tmp_path: Path, capsys: pytest.Capture
 def test_autoload_real_trigger_on_a_name_that_is_no_interface_returns() -> None:
     """The real lookup of a name no interface has returns quietly (ENODEV is the expected answer)."""
     autoload.ask_kernel("dfs_no_such_mod")
+
+
+def test_autoload_mode_reads_the_setting_and_refuses_others() -> None:
+    """DOCKER_LAUNCH_MODULES is auto when unset, any case of auto/modprobe/off, else a usage error with the hint."""
+    assert autoload.mode({}) == "auto"
+    assert autoload.mode({autoload.ENV: " OFF "}) == "off"
+    assert autoload.mode({autoload.ENV: "modprobe"}) == "modprobe"
+    with pytest.raises(UsageError) as caught:
+        autoload.mode({autoload.ENV: "sometimes"})
+    assert caught.value.hint == "use auto, modprobe or off"

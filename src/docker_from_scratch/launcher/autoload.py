@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 
 from docker_from_scratch.launcher import log
+from docker_from_scratch.launcher.errors import UsageError
 from docker_from_scratch.requirements.modules import MODULES, kernel_release, module_state
 from docker_from_scratch.requirements.paths import under
 from docker_from_scratch.requirements.record import Record
@@ -32,8 +33,10 @@ TRIGGER_NAME_MAX = 15
 # Where a module already stands when nothing needs to be asked.
 PRESENT = ("loaded", "built in")
 
-# Set to 0 to skip the triggers (and see what a kernel does without them).
-SWITCH = "DOCKER_LAUNCH_AUTOLOAD"
+# The module step: "auto" (modprobe, then these triggers), "modprobe" (no triggers),
+# "off" (neither: the kernel or the host decides alone).
+ENV = "DOCKER_LAUNCH_MODULES"
+MODES = ("auto", "modprobe", "off")
 
 FIX = "mount the host's modules (-v /lib/modules:/lib/modules:ro) or load them on the host (modprobe {})"
 
@@ -49,6 +52,14 @@ class Outcome(Record):
         self.feature = feature
         self.result = result
         self.detail = detail
+
+
+def mode(environ: dict[str, str] | os._Environ[str] | None = None) -> str:
+    """The module step's setting from DOCKER_LAUNCH_MODULES (auto when unset)."""
+    value = (os.environ if environ is None else environ).get(ENV, "").strip().lower() or "auto"
+    if value not in MODES:
+        raise UsageError(f"{ENV} {value!r} is not a module setting", hint="use auto, modprobe or off")
+    return value
 
 
 def modprobe_can_work(root: str = "/", release: str | None = None) -> bool:
@@ -75,19 +86,18 @@ def autoload(
     *,
     release: str | None = None,
     trigger: Callable[[str], None] = ask_kernel,
-    environ: dict[str, str] | os._Environ[str] | None = None,
+    setting: str = "auto",
 ) -> list[Outcome]:
     """Trigger the kernel's own loading for each of ``modules`` that is neither built in
     nor loaded, when modprobe cannot work here. Returns one outcome per module asked
-    about ([] when modprobe can work, nothing is missing, or the switch is off)."""
-    environ = os.environ if environ is None else environ
+    about ([] when modprobe can work, nothing is missing, or ``setting`` is not auto)."""
     if modprobe_can_work(root, release):
         return []  # kmod.load_modules had the index: it did the job, or said why not
     missing = [(name, feature) for name, feature in modules if module_state(name, root).state not in PRESENT]
     if not missing:
         return []
-    if environ.get(SWITCH, "1") == "0":
-        log.info(f"kernel modules: {SWITCH}=0, not asking the kernel for {' '.join(n for n, _ in missing)}")
+    if setting != "auto":
+        log.info(f"kernel modules: {ENV}={setting}, not asking the kernel for {' '.join(n for n, _ in missing)}")
         return []
     outcomes = [_ask(name, feature, root, trigger) for name, feature in missing]
     loaded = [o.name for o in outcomes if o.result == "loaded by the trigger"]
