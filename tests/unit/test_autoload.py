@@ -112,3 +112,12 @@ def test_autoload_mode_reads_the_setting_and_refuses_others() -> None:
     with pytest.raises(UsageError) as caught:
         autoload.mode({autoload.ENV: "sometimes"})
     assert caught.value.hint == "use auto, modprobe or off"
+
+
+def test_autoload_kernel_without_loadable_modules_asks_nothing(tmp_path: Path) -> None:
+    """No /proc/modules (CONFIG_MODULES unset): nothing can be loaded, so nothing is asked or reported missing."""
+    asked: list[str] = []
+    root = fake_root(tmp_path)
+    (tmp_path / "proc" / "modules").unlink()
+    assert autoload.autoload(root, NEEDED, trigger=loading(tmp_path, set(), asked)) == []
+    assert asked == []

@@ -19,7 +19,7 @@ import os
 
 from docker_from_scratch.launcher import log
 from docker_from_scratch.launcher.errors import UsageError
-from docker_from_scratch.requirements.modules import MODULES, kernel_release, module_state
+from docker_from_scratch.requirements.modules import MODULES, kernel_release, loaded_modules, module_state
 from docker_from_scratch.requirements.paths import under
 from docker_from_scratch.requirements.record import Record
 
@@ -93,6 +93,11 @@ def autoload(
     about ([] when modprobe can work, nothing is missing, or ``setting`` is not auto)."""
     if modprobe_can_work(root, release):
         return []  # kmod.load_modules had the index: it did the job, or said why not
+    if loaded_modules(root) is None:
+        # No /proc/modules: a kernel without loadable modules (CONFIG_MODULES unset) has
+        # nothing to load, and its built-ins without parameters show up nowhere to ask.
+        log.debug("kernel modules: the kernel has no loadable modules, nothing to trigger")
+        return []
     missing = [(name, feature) for name, feature in modules if module_state(name, root).state not in PRESENT]
     if not missing:
         return []
