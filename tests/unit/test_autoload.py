@@ -121,3 +121,12 @@ def test_autoload_kernel_without_loadable_modules_asks_nothing(tmp_path: Path) -
     (tmp_path / "proc" / "modules").unlink()
     assert autoload.autoload(root, NEEDED, trigger=loading(tmp_path, set(), asked)) == []
     assert asked == []
+
+
+def test_autoload_off_also_stops_pid1s_one_modprobe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DOCKER_LAUNCH_MODULES=off should make a bare-kernel PID 1 skip its modprobe -a as well, before any lookup."""
+    from docker_from_scratch.launcher import baremetal
+
+    monkeypatch.setenv(autoload.ENV, "off")
+    monkeypatch.setattr(baremetal.os.path, "isdir", lambda path: pytest.fail(f"looked at {path}"))
+    assert baremetal.load_modules_at_once() == (0, 0.0)
