@@ -81,6 +81,8 @@ LAUNCHER_CASES = [
          env={"DOCKER_LAUNCH_NOFILE": "lots"}),
     case("mtu-env-not-a-setting", P, words=("DOCKER_LAUNCH_MTU", "auto, off"), status=2,
          env={"DOCKER_LAUNCH_MTU": "fast"}),
+    case("modules-env-not-a-setting", P, words=("DOCKER_LAUNCH_MODULES", "auto, modprobe or off"), status=2,
+         env={"DOCKER_LAUNCH_MODULES": "sometimes"}),
     case("mtu-switch-out-of-range", "--mtu", "40", P, words=("--mtu", "auto, off"), status=2),
     case("debug-env-not-boolean", P, words=("DOCKER_LAUNCH_DEBUG", "true or false"), status=2,
          env={"DOCKER_LAUNCH_DEBUG": "maybe"}),

@@ -232,11 +232,13 @@ def load_modules_at_once(search_path: str = DEFAULT_PATH) -> tuple[int, float]:
     Returns (modules asked for, seconds taken); (0, 0.0) when there is nothing to do or
     no modprobe (the launcher's step says what that costs).
     """
-    from docker_from_scratch.launcher import files, run
+    from docker_from_scratch.launcher import autoload, files, run
     from docker_from_scratch.requirements.modules import MODULES, normalize, present_modules
     from docker_from_scratch.requirements.paths import find_program
 
     release = os.uname().release
+    if os.environ.get(autoload.ENV, "").strip().lower() == "off":
+        return 0, 0.0  # the launcher's module step is off too: the kernel's modules stay as they are
     if not os.path.isdir(f"/lib/modules/{release}"):
         return 0, 0.0
     builtin, loaded = present_modules("/", release)

@@ -95,7 +95,7 @@ def run_command(command: list[str]) -> NoReturn:
 
 
 def launch(options: args.LaunchOptions) -> NoReturn:
-    from docker_from_scratch.launcher import cgroups, files, iptables, kmod, limits, mounts, network
+    from docker_from_scratch.launcher import autoload, cgroups, files, iptables, kmod, limits, mounts, network
     from docker_from_scratch.launcher.preflight import check_requirements
     from docker_from_scratch.launcher.undo import Undo
 
@@ -103,6 +103,7 @@ def launch(options: args.LaunchOptions) -> NoReturn:
     env["PATH"] = files.extend_path(env.get("PATH", ""))
     # As docker:dind sets it: tools in and under dockerd that detect containers behave.
     env["container"] = "docker"
+    modules = autoload.mode()  # bad input is refused before anything is mounted
     with log.step("pre-flight checks"):
         check_requirements(options)
     with Undo() as undo:
@@ -131,8 +132,12 @@ def launch(options: args.LaunchOptions) -> NoReturn:
                 config_file=options.config_file,
                 programs=(options.dockerd, *files.DIST_PROGRAMS),
             )
-        with log.step("kernel modules"):
-            kmod.load_modules()
+        if modules == "off":
+            log.info(f"kernel modules: skipped ({autoload.ENV}=off)")
+        else:
+            with log.step("kernel modules"):
+                kmod.load_modules()
+                autoload.autoload(setting=modules)  # no /lib/modules: ask the host kernel
         with log.step("networking"):
             network.enable_ip_forwarding()
             bridge_mtu = follow_outer_mtu(options)

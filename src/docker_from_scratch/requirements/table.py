@@ -289,7 +289,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         why="load overlay, bridge, veth, br_netfilter, nf_nat when the host has not (modprobe)",
         probe="modules-dir", target="overlay bridge veth br_netfilter nf_nat",
         lost="modules the host has not loaded stay missing",
-        fix="mount the host's modules: -v /lib/modules:/lib/modules:ro",
+        fix="mount the host's modules: -v /lib/modules:/lib/modules:ro, or load them on the host"
+        " (modprobe -a overlay bridge veth br_netfilter nf_nat)",
     ),
     Requirement(
         "data root not on overlayfs", "kernel", "soft",
