@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from docker_from_scratch.launcher import preflight
+from docker_from_scratch.launcher import args, preflight
+from docker_from_scratch.launcher.errors import LaunchError
 from docker_from_scratch.requirements import modules, mountinfo, probes
 from docker_from_scratch.requirements.paths import find_program
 from docker_from_scratch.requirements.probes import Result, run_probe
@@ -530,6 +531,20 @@ def test_preflight_data_root_override(tmp_path: Path) -> None:
     assert [f.result.detail for f in soft] == []
     _, soft = preflight.preflight(rows, root=DOCKER_DEFAULT, data_root="/srv/docker")
     assert soft[0].result.detail.startswith("/srv/docker is on overlay")
+
+
+@pytest.mark.parametrize(("step", "warned"), [("auto", False), ("modprobe", True)])
+def test_preflight_leaves_module_rows_to_the_module_step_when_it_asks_the_kernel(
+    step: str, warned: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without /lib/modules the auto module step asks the kernel: only then should module rows not warn first."""
+    options = args.parse(["/bin/true"], {"DOCKER_TLS_CERTDIR": ""})
+    with pytest.raises(LaunchError):  # the fixture has no dockerd: the warnings come first
+        preflight.check_requirements(options, root=CONTAINER_NOMODS, modules_step=step)
+    warnings = capsys.readouterr().err
+    assert ("br_netfilter missing" in warnings) is warned
+    assert ("kernel modules missing" in warnings) is warned
+    assert "xz missing" in warnings  # other rows warn as before
 
 
 def test_kernel_config_from_gzip_bytes(tmp_path: Path) -> None:

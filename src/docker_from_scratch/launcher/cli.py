@@ -105,7 +105,7 @@ def launch(options: args.LaunchOptions) -> NoReturn:
     env["container"] = "docker"
     modules = autoload.mode()  # bad input is refused before anything is mounted
     with log.step("pre-flight checks"):
-        check_requirements(options)
+        check_requirements(options, modules_step=modules)
     with Undo() as undo:
         # The certificates need /proc (interface addresses) and nothing the steps make,
         # and their openssl runs are mostly waiting: made beside the steps they hide most

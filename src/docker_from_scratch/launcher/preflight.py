@@ -102,9 +102,18 @@ def preflight(
     return hard, soft
 
 
-def check_requirements(options: LaunchOptions, root: str = "/") -> None:
+# Rows about kernel modules: without /lib/modules the module step asks the kernel to load
+# them (launcher/autoload.py) and warns for what is still missing, so a warning here, before
+# it has tried, would name modules that load a moment later.
+_MODULE_PROBES = frozenset({"module", "modules-dir", "netfilter"})
+
+
+def check_requirements(options: LaunchOptions, root: str = "/", modules_step: str = "auto") -> None:
     """Raise LaunchError for bad inputs and for the first missing hard row; warn for each
-    missing soft row."""
+    missing soft row (module rows are left to the module step when it will ask the kernel:
+    ``modules_step`` auto and no module index for modprobe)."""
+    from docker_from_scratch.launcher.autoload import modprobe_can_work
+
     check_inputs(options, root)
     hard, soft = preflight(root=root, data_root=options.data_root)
     if options.storage_driver == "overlay2":
@@ -117,9 +126,13 @@ def check_requirements(options: LaunchOptions, root: str = "/") -> None:
     moot = {"iptables"} if not options.iptables else set()
     if options.tls_certdir is None:
         moot.add("openssl")
+    deferred = modules_step == "auto" and not modprobe_can_work(root)
     for finding in soft:
         if finding.name in moot:
             log.debug(f"{finding.name}: not needed with these arguments")
+            continue
+        if deferred and finding.requirement.probe in _MODULE_PROBES:
+            log.debug(f"{finding.name}: {finding.result.detail}: left to the kernel modules step (it asks the kernel)")
             continue
         log.warn(finding.warning)
     if hard:
