@@ -266,3 +266,18 @@ def test_build_python_zip_strips_docstrings_but_the_doctors(layer_tree: FileTree
     assert b"test what Docker needs, here (host, our image" in archive.read("docker_from_scratch/doctor/cmd_check.pyc")
     assert not {"_py_abc.pyc", "_threading_local.pyc", "traceback.pyc"} & names
     assert {"textwrap.pyc", "linecache.pyc"} <= names  # imported inside argparse and warnings
+
+
+def test_build_python_zip_deflates_only_what_check_alone_imports(layer_tree: FileTree) -> None:
+    """Members only the in-image `check` imports should be deflated; what the launcher imports stays stored."""
+    import zipfile
+
+    zips = [e for e in layer_tree if e.kind == "file" and posixpath.basename(e.path).startswith("python3")
+            and e.path.endswith(".zip")]  # fmt: skip
+    assert len(zips) == 1 and zips[0].source is not None
+    kinds = {i.filename: i.compress_type for i in zipfile.ZipFile(zips[0].source).infolist()}
+    deflated = {name for name, kind in kinds.items() if kind == zipfile.ZIP_DEFLATED}
+    assert {"argparse.pyc", "docker_from_scratch/doctor/cmd_check.pyc"} <= deflated
+    launcher = ("docker_from_scratch/launcher/", "docker_from_scratch/requirements/")
+    assert not {name for name in deflated if name.startswith(launcher)}
+    assert kinds["encodings/__init__.pyc"] == kinds["docker_from_scratch/launcher/cli.pyc"] == zipfile.ZIP_STORED

@@ -21,7 +21,8 @@ searching up from the executable for ``lib/pythonXY.zip`` and ``exec_prefix`` fo
     /usr/bin/pythonX.Y, /usr/bin/python3 -> pythonX.Y
     /usr/lib/pythonXY.zip              stdlib + our package, .pyc only
     /usr/lib/pythonX.Y/lib-dynload/    the extension modules found, with ELF closure
-The zip is stored, not deflated: imports skip decompression, and the image layer is
+The zip is stored, except what only the in-image `check` imports (pyanalyse.CHECK_PACKAGE):
+the launcher's imports skip decompression; the image layer is
 compressed as a whole anyway.
 """
 
