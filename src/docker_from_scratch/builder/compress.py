@@ -126,11 +126,14 @@ def compress_layer(layer_file: Path, compression: Compression, directory: Path) 
     """The compressed copy of ``layer_file`` as a new temporary file in ``directory``."""
     fd, name = tempfile.mkstemp(dir=directory, prefix=".blob-", suffix=".tar")
     path = Path(name)
+    # GZIP and ZSTD_CLEVEL/ZSTD_NBTHREADS change what the tools write: the bytes must depend
+    # on the inputs alone.
+    env = {key: value for key, value in os.environ.items() if key != "GZIP" and not key.startswith("ZSTD_")}
     try:
         before = _children_cpu()
-        with open(layer_file, "rb") as source, os.fdopen(fd, "wb") as target:
+        with os.fdopen(fd, "wb") as target, open(layer_file, "rb") as source:
             hint = f"check the {compression.name} program (apt-get install {TOOLS[compression.name].package})"
-            with spawn(compression.argv(), stdin=source, stdout=target, hint=hint):
+            with spawn(compression.argv(), env=env, stdin=source, stdout=target, hint=hint):
                 pass
         cpu = _children_cpu() - before
         return Blob(path, _sha256(path), path.stat().st_size, compression.media_type, cpu)

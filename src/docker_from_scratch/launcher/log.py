@@ -4,10 +4,11 @@ Kept to plain ``sys.stderr`` writes: importing ``logging`` costs several millise
 at every start, and the launcher logs only a few dozen lines.
 
 Every line passes one redaction (``redact``) on its way out, whatever its level: the
-values of environment variables whose names hold KEY, TOKEN, PASSWORD or SECRET as a
-part of the name (parts split on ``_``, ``-``, ``.``; plurals too) become ``***``
-wherever they appear (an argv in a debug line, an error quoting a path), and a PEM
-private-key block becomes ``[private key redacted]``. One place, so no step can forget.
+values of environment variables whose names hold KEY, TOKEN, PASSWORD or SECRET
+anywhere, in any case (PGPASSWORD, apiKey, TOKEN1; KEYCLOAK_URL too: a readable value
+hidden costs less than a secret shown) become ``***`` wherever they appear (an argv in
+a debug line, an error quoting a path), and a PEM private-key block becomes
+``[private key redacted]``. One place, so no step can forget.
 """
 
 from __future__ import annotations
@@ -30,10 +31,9 @@ _secret_values: list[str] = []  # filled on first use: the environment the launc
 
 
 def is_secret_name(name: str) -> bool:
-    """Whether one part of ``name`` is a secret word: API_KEY, GH_TOKENS, db-password, but
-    not KEYCLOAK_URL or MONKEY (a word inside another word is not that word)."""
-    parts = name.upper().replace("-", "_").replace(".", "_").split("_")
-    return any(part in SECRET_NAME_WORDS or (part[:-1] in SECRET_NAME_WORDS and part.endswith("S")) for part in parts)
+    """Whether ``name`` holds a secret word anywhere, in any case (see the module docstring)."""
+    upper = name.upper()
+    return any(word in upper for word in SECRET_NAME_WORDS)
 
 
 def secret_values(environ: dict[str, str] | os._Environ[str] | None = None) -> list[str]:

@@ -113,6 +113,7 @@ def check_requirements(options: LaunchOptions, root: str = "/", modules_step: st
     missing soft row (module rows are left to the module step when it will ask the kernel:
     ``modules_step`` auto and no module index for modprobe)."""
     from docker_from_scratch.launcher.autoload import modprobe_can_work
+    from docker_from_scratch.requirements.modules import loaded_modules
 
     check_inputs(options, root)
     hard, soft = preflight(root=root, data_root=options.data_root)
@@ -126,7 +127,9 @@ def check_requirements(options: LaunchOptions, root: str = "/", modules_step: st
     moot = {"iptables"} if not options.iptables else set()
     if options.tls_certdir is None:
         moot.add("openssl")
-    deferred = modules_step == "auto" and not modprobe_can_work(root)
+    # Deferred only where a trigger can load something: a kernel without loadable modules
+    # (no /proc/modules) has nothing to load, so its rows warn here as before.
+    deferred = modules_step == "auto" and not modprobe_can_work(root) and loaded_modules(root) is not None
     for finding in soft:
         if finding.name in moot:
             log.debug(f"{finding.name}: not needed with these arguments")

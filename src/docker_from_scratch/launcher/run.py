@@ -201,11 +201,23 @@ class Forked:
     """
 
     def __init__(self, function: Callable[[], None]) -> None:
+        import signal  # built in: no file read
+
         read_end, write_end = os.pipe()
-        pid = os.fork()
+        # Blocked across the fork: a Ctrl-C landing in the child before its try below
+        # would unwind the launcher's steps there (unmounting what the parent still uses).
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+        try:
+            pid = os.fork()
+        except BaseException:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            os.close(read_end)
+            os.close(write_end)
+            raise
         if pid == 0:  # the child
             status = 1
             try:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending signal lands in this try
                 os.close(read_end)
                 try:
                     function()
@@ -214,6 +226,7 @@ class Forked:
                     os.write(write_end, _describe_failure(exc).encode(errors="replace"))
             finally:
                 os._exit(status)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(write_end)
         self._pid = pid
         self._read = read_end
