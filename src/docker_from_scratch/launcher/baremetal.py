@@ -254,15 +254,8 @@ def load_modules_at_once(search_path: str = DEFAULT_PATH) -> tuple[int, float]:
         log.warn(f"modprobe -a: {error}")
         return len(missing), time.monotonic() - started
     if result.returncode != 0:  # the launcher's step names each module that is still missing
-        log.debug(f"modprobe -a: {describe_last_line(result.stderr, result.returncode)}")
+        log.debug(f"modprobe -a: {result.last_words()}")
     return len(missing), time.monotonic() - started
-
-
-def describe_last_line(stderr: str, returncode: int) -> str:
-    from docker_from_scratch.errors import describe_status
-
-    lines = stderr.strip().splitlines()
-    return lines[-1] if lines else describe_status(returncode)
 
 
 def prepare_system(options: BootOptions) -> None:

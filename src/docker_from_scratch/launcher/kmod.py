@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 
-from docker_from_scratch.errors import describe_status
 from docker_from_scratch.launcher import files, log, run
 from docker_from_scratch.launcher.errors import LaunchError
 from docker_from_scratch.requirements.modules import MODULES, normalize, present_modules
@@ -87,7 +86,6 @@ def _modprobe(modprobe: str | None, name: str, feature: str, root: str, release:
     if result.returncode == 0:
         log.debug(f"kernel module {name}: loaded")
         return ModuleStatus(name, feature, "loaded now")
-    lines = (result.stderr or "").strip().splitlines()
-    detail = lines[-1] if lines else describe_status(result.returncode)
+    detail = result.last_words()
     log.warn(f"kernel module {name} could not be loaded ({detail}): {feature} may not work")
     return ModuleStatus(name, feature, "missing", detail)

@@ -37,6 +37,11 @@ class Completed(Record):
         self.stdout = stdout
         self.stderr = stderr
 
+    def last_words(self) -> str:
+        """The last line of its stderr, else its exit status in words (for a warning)."""
+        lines = self.stderr.strip().splitlines()
+        return lines[-1] if lines else describe_status(self.returncode)
+
 
 def _command_line(argv: Sequence[str]) -> str:
     import shlex  # imports re: only for the debug log
