@@ -71,7 +71,7 @@ def test_autoload_reports_loaded_and_still_missing_per_module(
     asked: list[str] = []
     root = fake_root(tmp_path)
     outcomes = autoload.autoload(root, NEEDED[:3], trigger=loading(tmp_path, {"overlay", "veth"}, asked))
-    assert {o.name: o.result for o in outcomes} == {
+    assert {o.name: o.state for o in outcomes} == {
         "overlay": "loaded by the trigger", "bridge": "still missing", "veth": "loaded by the trigger",
     }  # fmt: skip
     err = capsys.readouterr().err
@@ -86,7 +86,7 @@ def test_autoload_names_over_fifteen_characters_have_no_trigger(tmp_path: Path) 
     root = fake_root(tmp_path, loaded=("overlay", "bridge", "veth"))
     outcomes = autoload.autoload(root, NEEDED, trigger=loading(tmp_path, set(), asked))
     assert asked == []
-    assert [(o.name, o.result) for o in outcomes] == [("nf_conntrack_netlink", "no trigger")]
+    assert [(o.name, o.state) for o in outcomes] == [("nf_conntrack_netlink", "no trigger")]
 
 
 def test_autoload_modprobe_setting_asks_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

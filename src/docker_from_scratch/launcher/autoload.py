@@ -19,9 +19,9 @@ import os
 
 from docker_from_scratch.launcher import log
 from docker_from_scratch.launcher.errors import UsageError
+from docker_from_scratch.launcher.kmod import ModuleStatus
 from docker_from_scratch.requirements.modules import MODULES, kernel_release, loaded_modules, module_state
 from docker_from_scratch.requirements.paths import under
-from docker_from_scratch.requirements.record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,19 +39,6 @@ ENV = "DOCKER_LAUNCH_MODULES"
 MODES = ("auto", "modprobe", "off")
 
 FIX = "mount the host's modules (-v /lib/modules:/lib/modules:ro) or load them on the host (modprobe {})"
-
-
-class Outcome(Record):
-    """One module the triggers were asked about: "loaded by the trigger", "still
-    missing" or "no trigger" (a name over TRIGGER_NAME_MAX characters)."""
-
-    __slots__ = ("name", "feature", "result", "detail")
-
-    def __init__(self, name: str, feature: str, result: str, detail: str = "") -> None:
-        self.name = name
-        self.feature = feature
-        self.result = result
-        self.detail = detail
 
 
 def mode(environ: dict[str, str] | os._Environ[str] | None = None) -> str:
@@ -72,12 +59,12 @@ def ask_kernel(name: str) -> None:
     """The trigger: look up an interface called ``name``. It does not exist (ENODEV);
     on the way the kernel runs its modprobe helper for a module of that name, and waits
     for it."""
-    import contextlib
-    import socket  # only here: the common path (modules present) never needs it
+    import _socket  # the C module under socket, which imports enum and selectors
 
-    # ENODEV is the expected answer (no such interface); the module is what counts.
-    with contextlib.suppress(OSError):
-        socket.if_nametoindex(name)
+    try:  # noqa: SIM105 (contextlib costs ~6 ms at every start: launcher/undo.py)
+        _socket.if_nametoindex(name)
+    except OSError:
+        pass  # ENODEV is the expected answer (no such interface); the module is what counts
 
 
 def autoload(
@@ -87,7 +74,7 @@ def autoload(
     release: str | None = None,
     trigger: Callable[[str], None] = ask_kernel,
     setting: str = "auto",
-) -> list[Outcome]:
+) -> list[ModuleStatus]:
     """Trigger the kernel's own loading for each of ``modules`` that is neither built in
     nor loaded, when modprobe cannot work here. Returns one outcome per module asked
     about ([] when modprobe can work, nothing is missing, or ``setting`` is not auto)."""
@@ -105,8 +92,8 @@ def autoload(
         log.info(f"kernel modules: {ENV}={setting}, not asking the kernel for {' '.join(n for n, _ in missing)}")
         return []
     outcomes = [_ask(name, feature, root, trigger) for name, feature in missing]
-    loaded = [o.name for o in outcomes if o.result == "loaded by the trigger"]
-    still = [o.name for o in outcomes if o.result != "loaded by the trigger"]
+    loaded = [o.name for o in outcomes if o.state == "loaded by the trigger"]
+    still = [o.name for o in outcomes if o.state != "loaded by the trigger"]
     if loaded:
         log.info(f"kernel modules loaded by the kernel's autoload trigger: {' '.join(loaded)}")
     if still:
@@ -114,14 +101,14 @@ def autoload(
     return outcomes
 
 
-def _ask(name: str, feature: str, root: str, trigger: Callable[[str], None]) -> Outcome:
+def _ask(name: str, feature: str, root: str, trigger: Callable[[str], None]) -> ModuleStatus:
     if len(name) > TRIGGER_NAME_MAX:
         log.debug(f"kernel module {name}: no trigger (over {TRIGGER_NAME_MAX} characters): {feature} may not work")
-        return Outcome(name, feature, "no trigger", f"name over {TRIGGER_NAME_MAX} characters")
+        return ModuleStatus(name, feature, "no trigger", f"name over {TRIGGER_NAME_MAX} characters")
     trigger(name)
     state = module_state(name, root)
     if state.state in PRESENT:
         log.debug(f"kernel module {name}: loaded by the trigger ({state.evidence})")
-        return Outcome(name, feature, "loaded by the trigger", state.evidence)
+        return ModuleStatus(name, feature, "loaded by the trigger", state.evidence)
     log.debug(f"kernel module {name}: still missing after the trigger ({state.evidence}): {feature} may not work")
-    return Outcome(name, feature, "still missing", state.evidence)
+    return ModuleStatus(name, feature, "still missing", state.evidence)

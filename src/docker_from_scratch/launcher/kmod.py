@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 class ModuleStatus(Record):
-    """What happened to one module: "built in", "loaded" (before), "loaded now", "missing"."""
+    """What happened to one module: "built in", "loaded" (before), "loaded now", "missing"
+    (modprobe); "loaded by the trigger", "still missing", "no trigger" (launcher/autoload.py)."""
 
     __slots__ = ("name", "feature", "state", "detail")
 
