@@ -167,11 +167,8 @@ def test_build_twice_gives_a_byte_identical_tarball(tmp_path: Path) -> None:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def test_build_slim_drops_the_optional_rows(built: BuildResult) -> None:
