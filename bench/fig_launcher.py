@@ -11,7 +11,9 @@ including the interpreter's start and the exec of docker-init.
 Baseline: the interpreter floor, ``python3 -IS`` that execs the same stamp at once.
 Where the time goes: the launcher's own step timings (DOCKER_LAUNCH_DEBUG=true, each
 "...: done in X ms"), the floor, and the rest (imports, argument parsing, exec) by
-difference; ``python3 -X importtime`` runs list the heaviest imports.
+difference; ``python3 -X importtime`` runs list the heaviest imports, and a run that
+imports exactly the modules a start imports, then execs at once, measures their cost
+alone (less the floor; part of it falls inside the steps that import lazily).
 """
 
 from __future__ import annotations
@@ -116,7 +118,12 @@ def measure(session: Session) -> Results:
             for title, ms in found.items():
                 steps[mode][title].append(ms)
             steps[mode][REST].append(total - floor_ms - sum(found.values()))
-    imports = _imports(runner, session.repetitions(3, 1))
+    imports, modules = _imports(runner, session.repetitions(3, 1))
+    imports_only, floor_again = [], []
+    for _ in range(repetitions):
+        floor_again.append(stamps_ms(runner.run(FLOOR)))
+        imports_only.append(stamps_ms(runner.run(import_only(modules))))
+    importing_ms = (median(imports_only) or 0.0) - (median(floor_again) or 0.0)
 
     results = Results()
     parts: dict[str, dict[str, float]] = {}
@@ -132,6 +139,7 @@ def measure(session: Session) -> Results:
             target=Target("value", TARGET_MS),
         )
         figure.holds_back = holds_back(figure.value, parts[mode], median(debug_totals[mode]), load)
+        figure.holds_back += f"; importing its {len(modules)} modules alone: {format_value(importing_ms, 'ms')}"
         results.figures.append(figure)
         if figure.value is not None:
             session.shared[figure.key] = figure.value
@@ -143,6 +151,10 @@ def measure(session: Session) -> Results:
     rows = [[name] + [format_value(parts[m].get(name), "ms") for m in MODES] for name in _row_order(parts)]
     rows.append(["total with --debug (these runs)"] + [format_value(median(debug_totals[m]), "ms") for m in MODES])
     rows.append(["total without --debug (the figure)"] + [format_value(median(totals[m]), "ms") for m in MODES])
+    rows.append(
+        [f"importing the {len(modules)} modules of a TLS start, alone (import them, exec at once; less the floor)"]
+        + [format_value(importing_ms, "ms")] * len(MODES)
+    )
     title = "Launcher: where the time goes (medians of --debug runs; the rest is each run's total minus its steps)"
     results.details.append(Detail(title, ["part", *MODE_TITLES.values()], rows))
     results.details.append(imports)
@@ -170,15 +182,25 @@ def _row_order(parts: dict[str, dict[str, float]]) -> list[str]:
     return [*names, REST]
 
 
-def _imports(runner: _Runner, repetitions: int) -> Detail:
-    """What the launcher imports beyond the interpreter's own start, and who pulls what in."""
+def import_only(modules: list[str]) -> tuple[str, ...]:
+    """The floor's program with ``modules`` imported first, in the order a start imports them."""
+    statements = "".join(f"import {module}; " for module in modules)
+    return ("--exec", "/usr/bin/python3", "-IS", "-c", f"import os; {statements}os.execv({END!r}, [{END!r}])")
+
+
+def _imports(runner: _Runner, repetitions: int) -> tuple[Detail, list[str]]:
+    """What the launcher imports beyond the interpreter's own start, and who pulls what in;
+    with the modules in the order the first run finished importing them."""
     at_start = {module for module, *_ in import_times(runner.run(FLOOR_IMPORTTIME))}
     self_us: dict[str, list[int]] = defaultdict(list)
     pulled: dict[tuple[str, str], list[int]] = defaultdict(list)  # (module, our importer) -> cumulative
+    order: list[str] = []
     for _ in range(repetitions):
         for module, own, cumulative, importer in import_times(runner.run(IMPORTTIME)):
             if module in at_start:
                 continue
+            if module not in order:
+                order.append(module)
             self_us[module].append(own)
             if not module.startswith(OURS) and (importer.startswith(OURS) or not importer):
                 pulled[(module, importer)].append(cumulative)
@@ -200,4 +222,4 @@ def _imports(runner: _Runner, repetitions: int) -> Detail:
             [f"  {module} (imported by {by})", format_value((median(runs) or 0) / 1000, "ms"), "with its imports"]
         )
     title = "Launcher imports (python3 -X importtime: inflated by its own bookkeeping, read as proportions)"
-    return Detail(title, ["imports", "self/cumulative", ""], rows)
+    return Detail(title, ["imports", "self/cumulative", ""], rows), order

@@ -21,7 +21,7 @@ from docker_from_scratch.builder.apt import default_cache_dir
 from docker_from_scratch.builder.build import BuildResult, build_image, export_files
 from docker_from_scratch.builder.elf import DLOPENED, Closure, arch_info
 from docker_from_scratch.builder.tree import Entry, FileTree
-from docker_from_scratch.requirements.table import image_rows
+from docker_from_scratch.requirements.table import LIBCRYPTO, image_rows
 from tests.testing.engine import docker
 
 pytestmark = pytest.mark.integration
@@ -83,7 +83,13 @@ def test_build_every_row_of_the_table_is_in_the_image(layer_tree: FileTree) -> N
         for link, _target in row.links:
             if layer_tree.regular(link) is None:
                 missing.append(f"{row.name}: link {link}")
+        if row.probe == "library" and layer_tree.regular(library_path(row.target)) is None:
+            missing.append(f"{row.name}: library {row.target}")
     assert not missing, missing
+
+
+def library_path(soname: str) -> str:
+    return f"/usr/lib/{arch_info('amd64').triplet}/{soname}"
 
 
 def test_build_no_elf_file_outside_the_tables_closure(layer_tree: FileTree, built: BuildResult) -> None:
@@ -97,6 +103,8 @@ def test_build_no_elf_file_outside_the_tables_closure(layer_tree: FileTree, buil
             closure.add_with_libraries(path, row.name, "row")
         for link, _target in row.links:
             closure.add_with_libraries(link, row.name, "row")
+        if row.probe == "library":
+            closure.add_with_libraries(library_path(row.target), row.name, "row")
     python = built.assembly.python
     closure.add_with_libraries(python.interpreter, "python", "python")
     for entry in layer_tree:
@@ -179,6 +187,15 @@ def test_build_slim_drops_the_optional_rows(built: BuildResult) -> None:
     for kept in ("/usr/sbin/dockerd", "/usr/bin/containerd", "/usr/sbin/xtables-nft-multi", "/usr/bin/xz"):
         assert kept in slim.tree, kept
     assert not any("libcurl" in path for path in slim.tree.paths())
+
+
+def test_build_certificates_need_libcrypto_alone(built: BuildResult) -> None:
+    """Both variants should carry libcrypto for the TLS step, and no openssl CLI; slim no libssl."""
+    slim = content.assemble("trixie", "amd64", slim=True, cache_dir=default_cache_dir(), progress=lambda m: None)
+    for tree in (built.assembly.tree, slim.tree):
+        assert tree.regular(library_path(LIBCRYPTO)) is not None
+        assert "/usr/bin/openssl" not in tree
+    assert library_path("libssl.so.3") not in slim.tree
 
 
 def test_build_arm64_tree_is_all_aarch64() -> None:

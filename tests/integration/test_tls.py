@@ -1,9 +1,14 @@
-"""Certificates made by the real openssl CLI: layout, modes, restarts, user CAs, handshakes."""
+"""Certificates made through the real libcrypto, checked with the openssl CLI: layout, modes,
+restarts, user CAs, handshakes."""
 
 import os
+import pty
+import select
+import signal
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -284,21 +289,82 @@ def test_certificates_mismatched_ca_pair_fails(tmp_path: Path) -> None:
     assert "-CAkey" not in error.value.one_line()
 
 
-def test_certificates_without_openssl_name_the_fix(tmp_path: Path) -> None:
-    """No openssl on PATH should fail before writing anything and point at DOCKER_TLS_CERTDIR=''."""
+def test_certificates_mismatched_ca_pair_leaves_the_leaves_alone(tmp_path: Path) -> None:
+    """The pair is checked before anything is issued: the old leaves stay as they were."""
+    certdir = tmp_path / "certs"
+    make(certdir)
+    before = {leaf: read(certdir / leaf / "cert.pem") for leaf in LEAVES}
+    stray_key, _ = other_ca(tmp_path / "stray")
+    (certdir / "ca/key.pem").write_bytes(read(stray_key))
+    with pytest.raises(LaunchError, match="does not belong to"):
+        make(certdir)
+    assert {leaf: read(certdir / leaf / "cert.pem") for leaf in LEAVES} == before
+
+
+def test_certificates_unreadable_leaf_key_names_the_file(tmp_path: Path) -> None:
+    """A server/key.pem that is not a PEM key should fail in one line naming it and the fix."""
+    certdir = tmp_path / "certs"
+    make(certdir)
+    (certdir / "server/key.pem").write_text("not a key\n")
+    with pytest.raises(LaunchError) as error:
+        make(certdir)
+    line = error.value.one_line()
+    assert "server/key.pem is not a readable private key" in line
+    assert "\n" not in line and error.value.hint == f"remove {certdir}/server/key.pem"
+
+
+def test_certificates_encrypted_leaf_key_fails_without_a_prompt(tmp_path: Path) -> None:
+    """A passphrase-protected server/key.pem should fail like an unreadable key, never ask for
+    one: run on a terminal (a pty), where libcrypto's default would prompt and wait."""
+    certdir = tmp_path / "certs"
+    make(certdir)
+    key, encrypted = certdir / "server/key.pem", tmp_path / "encrypted.pem"
+    openssl("pkey", "-in", os.fspath(key), "-aes256", "-passout", "pass:secret", "-out", os.fspath(encrypted))
+    key.write_bytes(read(encrypted))
+    code = (
+        "from docker_from_scratch.launcher import tls\n"
+        "from docker_from_scratch.launcher.errors import LaunchError\n"
+        f"try: tls.ensure_certificates({os.fspath(certdir)!r})\n"
+        "except LaunchError as e: print('refused:', e.one_line())\n"
+    )
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child, with the pty as its controlling terminal
+        os.execv(sys.executable, [sys.executable, "-c", code])
+    output = b""
+    try:
+        while select.select([terminal], [], [], 20)[0]:
+            try:
+                chunk = os.read(terminal, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        os.close(terminal)
+        if os.waitpid(pid, os.WNOHANG) == (0, 0):  # still waiting on the terminal
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    text = output.decode(errors="replace")
+    assert "pass phrase" not in text.lower(), text
+    assert "refused:" in text and "server/key.pem is not a readable private key" in text, text
+
+
+def test_certificates_without_libcrypto_name_the_fix(tmp_path: Path) -> None:
+    """No libcrypto to load should fail before writing anything and point at DOCKER_TLS_CERTDIR=''."""
     certdir = tmp_path / "certs"
     with pytest.raises(LaunchError) as error:
-        tls.ensure_certificates(os.fspath(certdir), env={"PATH": os.fspath(tmp_path)})
+        tls.ensure_certificates(os.fspath(certdir), libcrypto=os.fspath(tmp_path / "libcrypto.so.3"))
     assert "DOCKER_TLS_CERTDIR=''" in error.value.one_line()
     assert not certdir.exists()
 
 
-def test_certificates_user_managed_without_openssl_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A user-managed CA needs no openssl: without it the start goes on with a warning."""
+def test_certificates_user_managed_without_libcrypto_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A user-managed CA needs no libcrypto: without it the start goes on with a warning."""
     certdir = tmp_path / "certs"
     make(certdir)
     (certdir / "ca/key.pem").unlink()
-    outcome = tls.ensure_certificates(os.fspath(certdir), env={"PATH": os.fspath(tmp_path)})
+    outcome = tls.ensure_certificates(os.fspath(certdir), libcrypto=os.fspath(tmp_path / "libcrypto.so.3"))
     assert outcome.ca == "user-managed"
     assert "not verified" in capsys.readouterr().err
 

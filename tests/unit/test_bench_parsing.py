@@ -114,3 +114,15 @@ def test_bench_bare_kernel_phases_map_dockerd_log_onto_uptime() -> None:
     assert phases.span(phases.dockerd_listen, phases.ready) == pytest.approx(0.2, abs=1e-3)
     assert phases.holds_back().startswith("outside dockerd's own start: PID 1's system preparation 2.5 s")
     assert Phases("no boot here").own_start() is None
+
+
+def test_bench_launcher_import_only_imports_in_order_then_execs() -> None:
+    """The imports-alone run should import each module in the given order, then exec the stamp."""
+    from bench.fig_launcher import END, import_only
+
+    argv = import_only(["ctypes", "docker_from_scratch.launcher.cli"])
+    assert argv[:4] == ("--exec", "/usr/bin/python3", "-IS", "-c")
+    code = argv[4]
+    assert code.index("import ctypes;") < code.index("import docker_from_scratch.launcher.cli;")
+    assert code.endswith(f"os.execv({END!r}, [{END!r}])")
+    compile(code, "<import_only>", "exec")

@@ -157,6 +157,24 @@ def test_file_default_under_usr_etc_counts(tmp_path: Path) -> None:
     assert result.detail.startswith("/usr/etc/ssl/certs/ca-certificates.crt (dockerlaunch copies")
 
 
+def test_library_found_in_a_multiarch_directory(tmp_path: Path) -> None:
+    """libcrypto under /usr/lib/<triplet> should count as found, where the loader looks."""
+    row = by_name("libcrypto")
+    assert not probes.probe_library(row, os.fspath(tmp_path)).ok
+    write(tmp_path / "usr/lib/aarch64-linux-gnu/libcrypto.so.3", "ELF")
+    result = probes.probe_library(row, os.fspath(tmp_path))
+    assert result.ok
+    assert result.detail == "/usr/lib/aarch64-linux-gnu/libcrypto.so.3"
+
+
+def test_library_elsewhere_is_missing_with_the_fix(tmp_path: Path) -> None:
+    """A libcrypto outside the loader's directories should be missing, naming DOCKER_TLS_CERTDIR=''."""
+    write(tmp_path / "opt/lib/libcrypto.so.3", "ELF")
+    result = probes.probe_library(by_name("libcrypto"), os.fspath(tmp_path))
+    assert not result.ok
+    assert "DOCKER_TLS_CERTDIR=''" in result.hint
+
+
 def test_git_clone_is_built_into_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """git clone needs no file in git-core: git on PATH should be enough."""
     write(tmp_path / "usr/bin/git", "ELF", 0o755)

@@ -9,6 +9,7 @@ The decision comes from ``requirements.table.image_rows(slim=...)`` only. For ea
 - ``files``: absolute paths, also with their closure; the CA bundle is made here
   (:func:`ca_bundle`), since Debian makes it in a maintainer script.
 - ``links``: symlinks Debian creates with update-alternatives or maintainer scripts.
+- a ``library`` row: its soname from the packages' library directories, with its closure.
 
 The packages' Depends closure is fetched and unpacked because it is where the shared
 libraries come from (apt resolves it exactly as an installation would), but nothing
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from docker_from_scratch.builder import debs, envsubst, pyruntime
 from docker_from_scratch.builder.apt import AptRepo, DebRef, Progress, print_progress
-from docker_from_scratch.builder.elf import Closure, arch_info
+from docker_from_scratch.builder.elf import Closure, arch_info, default_library_dirs
 from docker_from_scratch.builder.errors import BuildError
 from docker_from_scratch.builder.tree import Entry, FileTree
 from docker_from_scratch.requirements.layout import DATA_ROOT, GROUP, LAUNCHER, PASSWD
@@ -139,6 +140,20 @@ def program_in_packages(per_package: dict[str, FileTree], packages: Iterable[str
     return None
 
 
+def library_in_packages(
+    per_package: dict[str, FileTree], packages: Iterable[str], soname: str, arch: str
+) -> str | None:
+    for package in packages:
+        tree = per_package.get(package)
+        if tree is None:
+            continue
+        for directory in default_library_dirs(arch):
+            path = posixpath.join(directory, soname)
+            if path in tree:
+                return path
+    return None
+
+
 def ca_bundle(entries: Iterable[Entry]) -> bytes:
     """What update-ca-certificates writes: every trusted .crt, sorted, concatenated.
 
@@ -221,6 +236,15 @@ def add_rows(
                     hint=f"fix row {row.name!r} in requirements/table.py",
                 )
             closure.add_with_libraries(path, f"{row.name}: program {program}", group)
+            named.append(path)
+        if row.probe == "library":
+            path = library_in_packages(per_package, packages[row.name], row.target, sources.arch)
+            if path is None:
+                raise BuildError(
+                    f"no {row.target} in {', '.join(packages[row.name])} ({where})",
+                    hint=f"fix row {row.name!r} in requirements/table.py",
+                )
+            closure.add_with_libraries(path, f"{row.name}: library {row.target} (dlopened)", group)
             named.append(path)
         for path in row.files:
             named.append(path)

@@ -53,7 +53,7 @@ EXCLUDED = (
     "docker_from_scratch.builder", "docker_from_scratch.cli", "elftools",
     # Reached only through the stdlib's optional try-imports: http.client's "import ssl"
     # (HTTPS; the launcher speaks HTTP on dockerd's unix socket, TLS certificates come
-    # from the openssl CLI) and shutil's bz2/lzma (archive formats the launcher never
+    # from libcrypto through ctypes) and shutil's bz2/lzma (archive formats the launcher never
     # writes). With them go _ssl, _bz2, _lzma and their libraries: about 0.5 MB.
     "ssl", "bz2", "lzma", "_ssl", "_bz2", "_lzma",
     # Pure-Python fallbacks behind try-imports of modules CPython always compiles in:

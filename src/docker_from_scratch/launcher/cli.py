@@ -107,18 +107,18 @@ def launch(options: args.LaunchOptions) -> NoReturn:
     with log.step("pre-flight checks"):
         check_requirements(options, modules_step=modules)
     with Undo() as undo:
-        # The certificates need /proc (interface addresses) and nothing the steps make,
-        # and their openssl runs are mostly waiting: made beside the steps they hide most
-        # of their ~25 ms (bench/). Before the API file systems when /proc is there and
-        # the directory lies outside what that step mounts (a tmpfs on /run or /tmp
-        # would hide a certificate directory made under it), else right after it.
+        # The certificates need /proc (interface addresses) and nothing the steps make:
+        # made in a child beside the steps, which hide their few milliseconds (bench/).
+        # Before the API file systems when /proc is there and the directory lies outside
+        # what that step mounts (a tmpfs on /run or /tmp would hide a certificate
+        # directory made under it), else right after it.
         certdir = options.tls_certdir
         early = certdir is not None and mounts.usable_before_api_filesystems(certdir)
-        certificates = start_certificates(options, env, undo) if early else None
+        certificates = start_certificates(options, undo) if early else None
         with log.step("API file systems"):
             mounts.mount_api_filesystems()
         if not early:
-            certificates = start_certificates(options, env, undo)
+            certificates = start_certificates(options, undo)
         # Started here for the same reason, after the API file systems too (it needs /proc
         # and /run); its answer is taken in the iptables step.
         iptables_probe = iptables.start_probe(env) if options.iptables else None
@@ -176,9 +176,7 @@ def follow_outer_mtu(
     return options.mtu if options.mtu is not None else decision.value
 
 
-def start_certificates(
-    options: args.LaunchOptions, env: dict[str, str], undo: Undo | None = None
-) -> run.Forked | None:
+def start_certificates(options: args.LaunchOptions, undo: Undo | None = None) -> run.Forked | None:
     """Make or verify docker:dind's TLS certificates in a child process (None: TLS is off).
 
     A later step's failure still lets them finish writing before the launcher exits (no
@@ -190,7 +188,7 @@ def start_certificates(
     from docker_from_scratch.launcher import tls
 
     def make() -> None:
-        outcome = tls.ensure_certificates(certdir, tls_san=options.tls_san, env=dict(env))
+        outcome = tls.ensure_certificates(certdir, tls_san=options.tls_san)
         log.debug(f"TLS certificates in {certdir}: {outcome.describe()}")
 
     certificates = run.Forked(make)

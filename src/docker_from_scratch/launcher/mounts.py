@@ -455,20 +455,11 @@ def mount_security_filesystems(root: str, undo: Undo, filesystems: set[str]) -> 
 API_MOUNT_POINTS = ("/proc", "/dev", "/sys", "/run", "/tmp", "/var/run")
 
 
-def _is_char_device(path: str) -> bool:
-    try:
-        return stat.S_ISCHR(os.stat(path).st_mode)
-    except OSError:
-        return False
-
-
 def usable_before_api_filesystems(path: str) -> bool:
     """Can ``path`` be written before mount_api_filesystems: /proc is already there
-    (docker mounts it), /dev/null is a device (openssl's configuration points there; a /dev
-    without nodes is what the step's mount_dev repairs), and neither ``path`` nor where its
-    links lead lies below a mount point of that step (a tmpfs there would hide what was
-    written)."""
-    if not _proc_available() or not _is_char_device("/dev/null"):
+    (docker mounts it), and neither ``path`` nor where its links lead lies below a mount
+    point of that step (a tmpfs there would hide what was written)."""
+    if not _proc_available():
         return False
     paths = {os.path.normpath(path), os.path.realpath(path)}
     return not any(

@@ -126,7 +126,7 @@ def check_requirements(options: LaunchOptions, root: str = "/", modules_step: st
     # What the arguments already gave up is not lost: no warning for it.
     moot = {"iptables"} if not options.iptables else set()
     if options.tls_certdir is None:
-        moot.add("openssl")
+        moot.add("libcrypto")
     # Deferred only where a trigger can load something: a kernel without loadable modules
     # (no /proc/modules) has nothing to load, so its rows warn here as before.
     deferred = modules_step == "auto" and not modprobe_can_work(root) and loaded_modules(root) is not None

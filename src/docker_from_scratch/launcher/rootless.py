@@ -285,7 +285,7 @@ def launch(options: LaunchOptions) -> NoReturn:
     cli.follow_outer_mtu(options, follow=tap, config_file=inputs.config_file)
     with log.step("ulimits"):
         limits.raise_nofile(options.nofile)
-    certificates = cli.start_certificates(options, env)
+    certificates = cli.start_certificates(options)
     if certificates is not None:
         with log.step(f"TLS certificates in {options.tls_certdir}"):
             certificates.join()

@@ -3,7 +3,7 @@
 Built on ``os.posix_spawn`` and ``select.poll`` rather than ``subprocess``: importing
 subprocess (with threading, selectors, signal's enums, shlex's re) costs ~14 ms inside the
 image, a third of the launcher's start-up budget, for the three short programs it runs
-(iptables, modprobe, openssl). What it needs is small: spawn with a PATH of our choosing,
+(iptables, modprobe). What it needs is small: spawn with a PATH of our choosing,
 collect stdout and stderr without deadlock, give up after a timeout. ``Forked`` runs
 such waits side by side (the TLS certificates beside the other steps), ``Background``
 the resident launcher's waits.
@@ -206,7 +206,12 @@ class Forked:
     """
 
     def __init__(self, function: Callable[[], None]) -> None:
-        import signal  # built in: no file read
+        # _signal, the C module: ``signal`` wraps it in enums, and enum with functools and
+        # collections is ~10 ms of imports inside the image, for three constants.
+        if TYPE_CHECKING:  # typeshed describes the module under its public name only
+            import signal
+        else:
+            import _signal as signal
 
         read_end, write_end = os.pipe()
         # Blocked across the fork: a Ctrl-C landing in the child before its try below

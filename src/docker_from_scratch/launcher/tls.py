@@ -19,12 +19,12 @@ docker:dind re-issues its CA certificate at every start; we keep a valid one (th
 should not change under clients that cached it) and renew it from the same key only
 within 30 days of expiry, which keeps old copies valid for verification.
 
-Tool: the OpenSSL command line, run through ``run.run``. The image carries libcrypto
-already (git, ssh, kmod); the CLI adds 1.1 MB (trixie's /usr/bin/openssl) plus 1.1 MB
-of libssl.so.3 where nothing else brings it, against 3.9 MB for Debian's
-python3-cryptography plus cffi (17.4 MB for the PyPI wheels). Keys are ECDSA P-256:
-about 10 ms per certificate here, and every Docker client (Go crypto/tls, Python's
-ssl) accepts them; docker:dind's three RSA-4096 keys take seconds.
+Tool: OpenSSL's libcrypto, called in-process (:mod:`libcrypto`). The image carries it
+for ssh and kmod already; the openssl CLI used before added 2.2 MB (the program and the
+libssl.so.3 only it links) and a process start per certificate, and Debian's
+python3-cryptography plus cffi would add 3.9 MB (17.4 MB for the PyPI wheels). Keys
+are ECDSA P-256, which every Docker client (Go crypto/tls, Python's ssl) accepts;
+docker:dind's three RSA-4096 keys take seconds.
 
 Every private key is 0600 except ``client/key.pem``, 0644: CI job containers read it
 from the shared volume under other user ids (docker:dind does the same).
@@ -40,13 +40,18 @@ import os
 
 from docker_from_scratch.launcher import log
 from docker_from_scratch.launcher.errors import LaunchError, UsageError
-from docker_from_scratch.launcher.run import Forked, run
-from docker_from_scratch.requirements.paths import find_program, read_text, under
+
+# Imported with this module, before the launcher forks the certificates' child: ctypes
+# (~6 ms here) is then imported once, by the parent, which needs it for its mounts too.
+from docker_from_scratch.launcher.libcrypto import Crypto
+from docker_from_scratch.requirements.paths import read_text, under
+from docker_from_scratch.requirements.table import LIBCRYPTO
 
 TYPE_CHECKING = False  # typing and dataclasses cost ~20 ms to import here: annotations only
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
     from typing import Literal
+
+    from docker_from_scratch.launcher.libcrypto import Certificate, Key
 
     CaState = Literal["created", "kept", "renewed", "user-managed"]
 
@@ -55,10 +60,10 @@ if TYPE_CHECKING:
 VALID_DAYS = 825
 # Renew a kept CA certificate when it expires within this many seconds.
 CA_RENEW_BEFORE = 30 * 24 * 3600
-CA_SUBJECT = "/CN=docker-from-scratch CA"
-SERVER_SUBJECT = "/CN=docker-from-scratch server"
-CLIENT_SUBJECT = "/CN=docker-from-scratch client"
-NEW_KEY = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-noenc")
+CA_NAME = "docker-from-scratch CA"  # the subject's CN
+SERVER_NAME = "docker-from-scratch server"
+CLIENT_NAME = "docker-from-scratch client"
+CA_EXTENSIONS = ("basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature")
 # Names every dind server answers to: the CI service alias and loopback.
 FIXED_DNS_NAMES = ("docker", "localhost")
 _DNS_LAST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
@@ -67,7 +72,7 @@ _DNS_INNER = _DNS_FIRST | {".", "-"}
 
 
 def _is_dns_name(name: str) -> bool:
-    """A name openssl takes as DNS:...: ``[A-Za-z0-9*_]`` first, ``[A-Za-z0-9_]`` last,
+    """A name libcrypto takes as DNS:... in a subjectAltName: ``[A-Za-z0-9*_]`` first, ``[A-Za-z0-9_]`` last,
     ``.``, ``-`` and ``*`` also inside. Checked by hand: ``re`` costs ~8 ms to import
     inside the image, more than all of the certificates' own Python."""
     if not name or name[0] not in _DNS_FIRST:
@@ -225,151 +230,85 @@ def _present(path: str) -> bool:
         return False
 
 
-def _tool_env(env: Mapping[str, str] | None) -> dict[str, str]:
-    """PATH, and nothing from the system's TLS set-up.
-
-    OPENSSL_CONF=/dev/null: every extension is on the command line, so the output must
-    not depend on whichever openssl.cnf the image happens to carry. SSL_CERT_FILE and
-    SSL_CERT_DIR=/dev/null: without them ``openssl verify -CAfile X`` also trusts the
-    system bundle (a publicly signed server cert would pass against any server/ca.pem),
-    and ``openssl x509`` parses the whole bundle first: 25 ms instead of 5 ms here.
-    """
-    source = os.environ if env is None else env
-    return {
-        "PATH": source.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-        "OPENSSL_CONF": "/dev/null",
-        "SSL_CERT_FILE": "/dev/null",
-        "SSL_CERT_DIR": "/dev/null",
-    }
+def _read(path: str) -> bytes:
+    with open(path, "rb") as file:
+        return file.read()
 
 
-class _Tool:
-    """The openssl program and the environment it runs with."""
-
-    __slots__ = ("env", "program")
-
-    def __init__(self, program: str, env: dict[str, str]) -> None:
-        self.program = program
-        self.env = env
-
-    def __call__(self, *args: str) -> str:
-        return run((self.program, *args), env=self.env).stdout
+def _write(path: str, data: bytes, mode: int) -> None:
+    """Write ``path`` atomically with ``mode`` (whatever the umask): readers sharing the
+    volume see the old file or the new one, never half of one."""
+    temporary = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".new")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        with open(descriptor, "wb") as file:
+            os.fchmod(file.fileno(), mode)
+            file.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
 
 
 def _issue(
-    tool: _Tool,
+    crypto: Crypto,
     directory: str,
     *,
-    subject: str,
+    name: str,
     extensions: tuple[str, ...],
-    ca_dir: str | None,
+    issuer: tuple[Certificate, Key] | None,
     key_mode: int,
-) -> None:
-    """Write ``directory``/cert.pem (and key.pem if missing), replacing files atomically.
-
-    Readers sharing the volume see the old file or the new one, never half of one.
-    """
-    key = os.path.join(directory, "key.pem")
-    new_cert = os.path.join(directory, ".cert.pem.new")
-    args = ["req", "-x509", "-new", "-subj", subject, "-days", str(VALID_DAYS), "-out", new_cert]
-    new_key = None
-    if _present(key):
-        args += ["-key", key]
+) -> tuple[Certificate, Key]:
+    """Write ``directory``/cert.pem, with a new key.pem unless one is there (kept, as
+    docker:dind keeps it); returns both. The key is written before the certificate, so a
+    stop between the two leaves a key that the next start reuses."""
+    key_path, cert_path = os.path.join(directory, "key.pem"), os.path.join(directory, "cert.pem")
+    if _present(key_path):
+        key = crypto.read_key(_read(key_path), key_path)
+        os.chmod(key_path, key_mode)
     else:
-        new_key = os.path.join(directory, ".key.pem.new")
-        args += [*NEW_KEY, "-keyout", new_key]
-    if ca_dir is not None:
-        args += ["-CA", os.path.join(ca_dir, "cert.pem"), "-CAkey", os.path.join(ca_dir, "key.pem")]
-    for extension in extensions:
-        args += ["-addext", extension]
+        key = crypto.new_key()
+        _write(key_path, key.pem(), key_mode)
+    cert = crypto.issue(key, name, VALID_DAYS, extensions, issuer)
+    _write(cert_path, cert.pem(), 0o644)
+    return cert, key
+
+
+def _verify(crypto: Crypto, ca_file: str, cert_file: str, hint: str) -> None:
+    """``cert_file`` must chain to ``ca_file``; else one line with libcrypto's reason."""
+    reason = crypto.verify(ca_file, crypto.read_certificate(_read(cert_file), cert_file))
+    if reason is not None:
+        raise LaunchError(f"{cert_file} does not verify against {ca_file}: {reason}", hint=hint)
+
+
+def _ensure_ca(crypto: Crypto, ca_dir: str) -> tuple[CaState, Certificate, Key]:
+    key_path, cert_path = os.path.join(ca_dir, "key.pem"), os.path.join(ca_dir, "cert.pem")
+    if _present(key_path) and _present(cert_path):
+        cert = crypto.read_certificate(_read(cert_path), cert_path)
+        if cert.valid_for(CA_RENEW_BEFORE):
+            key = crypto.read_key(_read(key_path), key_path)
+            if not cert.matches(key):  # both kept from a volume, and not a pair
+                raise LaunchError(
+                    f"{ca_dir}/key.pem does not belong to {ca_dir}/cert.pem",
+                    hint="ca/key.pem and ca/cert.pem must be a pair: remove both to have a new CA made",
+                )
+            os.chmod(key_path, 0o600)
+            return "kept", cert, key
+        state: CaState = "renewed"  # from the same key, which makes the pair whole again
+    else:
+        state = "renewed" if _present(key_path) else "created"
+    cert, key = _issue(crypto, ca_dir, name=CA_NAME, extensions=CA_EXTENSIONS, issuer=None, key_mode=0o600)
+    return state, cert, key
+
+
+def _load(library: str) -> Crypto | None:
+    """libcrypto, or None when it cannot be loaded."""
     try:
-        try:
-            tool(*args)
-        except LaunchError as exc:
-            raise _issue_error(directory, ca_dir, exc.message) from exc
-        if new_key is not None:
-            os.chmod(new_key, key_mode)
-            os.replace(new_key, key)
-        os.replace(new_cert, os.path.join(directory, "cert.pem"))
-    finally:
-        for leftover in (new_cert, new_key):
-            if leftover is not None and os.path.exists(leftover):
-                os.unlink(leftover)
-    os.chmod(key, key_mode)
-
-
-def _issue_error(directory: str, ca_dir: str | None, message: str) -> LaunchError:
-    """One short line for a failed ``openssl req`` (run()'s message repeats the argv)."""
-    reason = message.rsplit(": ", 1)[-1] if ": " in message else message
-    if ca_dir is not None and "key values mismatch" in message:
-        return LaunchError(
-            f"{ca_dir}/key.pem does not belong to {ca_dir}/cert.pem",
-            hint="ca/key.pem and ca/cert.pem must be a pair: remove both to have a new CA made",
-        )
-    return LaunchError(
-        f"openssl could not issue {directory}/cert.pem: {reason}",
-        hint=f"remove {directory} to have it made again",
-    )
-
-
-def _copy_ca(ca_cert: str, directory: str) -> None:
-    """Put the CA certificate next to a leaf as ca.pem (what dockerd and clients load)."""
-    with open(ca_cert, "rb") as source:
-        data = source.read()
-    temporary = os.path.join(directory, ".ca.pem.new")
-    with open(temporary, "wb") as target:
-        target.write(data)
-    os.chmod(temporary, 0o644)
-    os.replace(temporary, os.path.join(directory, "ca.pem"))
-
-
-def _verify(tool: _Tool, ca_file: str, certs: tuple[str, ...], hint: str) -> None:
-    """``openssl verify``; on failure one line with openssl's reason (its "error N at
-    depth D lookup: ..." line, not the last line, which only repeats the file name)."""
-    result = run((tool.program, "verify", "-CAfile", ca_file, *certs), env=tool.env, check=False)
-    if result.returncode == 0:
-        return
-    lines = (result.stderr or "").splitlines() + (result.stdout or "").splitlines()
-    reasons = [line.split("lookup: ", 1)[-1] for line in lines if " depth lookup: " in line]
-    reason = reasons[0] if reasons else (lines[0] if lines else "no output from openssl verify")
-    verb = "does" if len(certs) == 1 else "do"
-    raise LaunchError(f"{' and '.join(certs)} {verb} not verify against {ca_file}: {reason}", hint=hint)
-
-
-def _ensure_ca(tool: _Tool, ca_dir: str) -> CaState:
-    key, cert = os.path.join(ca_dir, "key.pem"), os.path.join(ca_dir, "cert.pem")
-    ca_extensions = (
-        "basicConstraints=critical,CA:TRUE",
-        "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
-    )
-    if _present(key) and _present(cert):
-        still_valid = run(
-            (tool.program, "x509", "-checkend", str(CA_RENEW_BEFORE), "-noout", "-in", cert),
-            env=tool.env,
-            check=False,
-        )
-        if still_valid.returncode == 0:
-            os.chmod(key, 0o600)
-            return "kept"
-        state: CaState = "renewed"
-    else:
-        state = "renewed" if _present(key) else "created"
-    _issue(tool, ca_dir, subject=CA_SUBJECT, extensions=ca_extensions, ca_dir=None, key_mode=0o600)
-    return state
-
-
-def _in_parallel(*jobs: Callable[[], None]) -> None:
-    """Run ``jobs`` side by side, each in a child process (each waits on its own openssl);
-    re-raise the first failure."""
-    running = [Forked(job) for job in jobs]
-    failures = []
-    for job in running:  # every child waited for, so none outlives a failure of another
-        try:
-            job.join()
-        except (LaunchError, OSError) as exc:
-            failures.append(exc)
-    if failures:
-        raise failures[0]
+        return Crypto(library)
+    except LaunchError as exc:
+        log.debug(exc.one_line())
+        return None
 
 
 def _makedirs(*paths: str) -> None:
@@ -382,72 +321,59 @@ def ensure_certificates(
     *,
     tls_san: str = "",
     root: str = "/",
-    openssl: str = "openssl",
-    env: Mapping[str, str] | None = None,
+    libcrypto: str = LIBCRYPTO,
     hostname: str | None = None,
 ) -> Outcome:
     """Make or verify the certificates dockerd and its clients use, under ``certdir``.
 
     ``certdir`` is $DOCKER_TLS_CERTDIR (absolute, joined under ``root``), ``tls_san`` is
-    $DOCKER_TLS_SAN, ``openssl`` the CLI to run, ``env`` supplies its PATH. Raises
-    UsageError for a bad DOCKER_TLS_SAN and LaunchError when a certificate cannot be
-    made or does not verify.
+    $DOCKER_TLS_SAN, ``libcrypto`` the library to load. Raises UsageError for a bad
+    DOCKER_TLS_SAN and LaunchError when a certificate cannot be made or does not verify.
     """
     base = under(root, certdir)
     ca_dir, server_dir, client_dir = (os.path.join(base, d) for d in ("ca", "server", "client"))
     ca_key, ca_cert = os.path.join(ca_dir, "key.pem"), os.path.join(ca_dir, "cert.pem")
     server_ca, server_cert, server_key = (os.path.join(server_dir, name) for name in ("ca.pem", "cert.pem", "key.pem"))
-    tool_env = _tool_env(env)
-    found = find_program(openssl, tool_env["PATH"])
+    crypto = _load(libcrypto)
 
     if _present(server_ca) and _present(server_cert) and _present(server_key) and not _present(ca_key):
-        if found is None:
-            log.warn(f"{openssl} is missing: the user-managed server certificate is not verified")
+        if crypto is None:
+            log.warn(f"{libcrypto} cannot be loaded: the user-managed server certificate is not verified")
         else:
             _verify(
-                _Tool(found, tool_env), server_ca, (server_cert,),
+                crypto, server_ca, server_cert,
                 hint="put the CA that signed server/cert.pem in server/ca.pem, or remove server/ "
                 "to have certificates made",
             )  # fmt: skip
         return Outcome("user-managed", ())
-    if found is None:
+    if crypto is None:
         raise LaunchError(
-            f"{openssl} is missing, so no TLS certificates can be made for port 2376",
-            hint="run with DOCKER_TLS_CERTDIR='' for port 2375 without TLS, or use an image that carries openssl",
+            f"{libcrypto} cannot be loaded, so no TLS certificates can be made for port 2376",
+            hint="run with DOCKER_TLS_CERTDIR='' for port 2375 without TLS, or use an image that carries libcrypto",
         )
     if _present(ca_cert) and not _present(ca_key):
         raise LaunchError(
             f"{ca_cert} has no ca/key.pem beside it and server/ is incomplete: nothing can sign the server certificate",
             hint=f"add {ca_key}, or server/ca.pem, cert.pem and key.pem, or remove {ca_cert}",
         )
-    tool = _Tool(found, tool_env)
     sans = server_sans(root, tls_san, hostname)
     _makedirs(ca_dir, server_dir, client_dir)
-    state = _ensure_ca(tool, ca_dir)
-    # The two leaves do not depend on each other: one openssl run each, side by side,
-    # halves the wait at every start (each run is ~10-20 ms, mostly process start-up).
-    _in_parallel(
-        lambda: _issue(
-            tool, server_dir,
-            subject=SERVER_SUBJECT,
-            extensions=("basicConstraints=critical,CA:FALSE", "extendedKeyUsage=serverAuth",
-                        "subjectAltName=" + ",".join(sans)),
-            ca_dir=ca_dir, key_mode=0o600,
-        ),
-        lambda: _issue(
-            tool, client_dir,
-            subject=CLIENT_SUBJECT,
-            extensions=("basicConstraints=critical,CA:FALSE", "extendedKeyUsage=clientAuth"),
-            ca_dir=ca_dir, key_mode=0o644,
-        ),
+    state, authority, authority_key = _ensure_ca(crypto, ca_dir)
+    issuer = (authority, authority_key)
+    _issue(
+        crypto, server_dir,
+        name=SERVER_NAME,
+        extensions=("basicConstraints=critical,CA:FALSE", "extendedKeyUsage=serverAuth",
+                    "subjectAltName=" + ",".join(sans)),
+        issuer=issuer, key_mode=0o600,
     )  # fmt: skip
+    _issue(
+        crypto, client_dir,
+        name=CLIENT_NAME,
+        extensions=("basicConstraints=critical,CA:FALSE", "extendedKeyUsage=clientAuth"),
+        issuer=issuer, key_mode=0o644,
+    )  # fmt: skip
+    ca_pem = _read(ca_cert)
     for directory in (server_dir, client_dir):
-        _copy_ca(ca_cert, directory)
-    if state == "kept":
-        # Catches a ca/key.pem that does not belong to ca/cert.pem (both kept from a
-        # volume); a CA made or renewed just now signed the leaves itself.
-        _verify(
-            tool, ca_cert, (server_cert, os.path.join(client_dir, "cert.pem")),
-            hint="ca/key.pem and ca/cert.pem must be a pair: remove both to have a new CA made",
-        )  # fmt: skip
+        _write(os.path.join(directory, "ca.pem"), ca_pem, 0o644)  # what dockerd and clients load
     return Outcome(state, tuple(sans))

@@ -86,6 +86,24 @@ def find_program(name: str, search_path: str | None = None, *, root: str = "/", 
     return None
 
 
+def find_library(name: str, root: str = "/") -> str | None:
+    """Where the dynamic loader finds ``name`` (a soname) without a cache, or None: the
+    multiarch directories (``/usr/lib/<triplet>``, Debian's glibc searches them by
+    default) and /usr/lib, with /lib beside each for images that do not merge /usr."""
+    directories = []
+    for base in ("/usr/lib", "/lib"):
+        try:
+            entries = sorted(os.listdir(under(root, base)))
+        except OSError:
+            continue
+        directories += [f"{base}/{entry}" for entry in entries if "-linux-" in entry] + [base]
+    for directory in directories:
+        path = f"{directory}/{name}"
+        if os.path.isfile(resolve(root, path)):
+            return path
+    return None
+
+
 def nearest_existing(path: str, root: str = "/") -> str:
     """``path`` or its nearest ancestor that exists in any form (the data root, a log file's
     directory may not exist yet), as seen inside ``root``."""

@@ -26,6 +26,7 @@ from docker_from_scratch.requirements.modules import (
 )
 from docker_from_scratch.requirements.mountinfo import Mount
 from docker_from_scratch.requirements.paths import (
+    find_library,
     find_program,
     is_executable,
     kernel_filesystems,
@@ -109,6 +110,14 @@ def probe_program(row: Requirement, root: str = "/") -> Result:
     if found:
         return Result(True, found)
     return Result(False, f"no {row.target} on PATH", row.fix)
+
+
+def probe_library(row: Requirement, root: str = "/") -> Result:
+    """The row's shared library (a soname) is where the dynamic loader looks."""
+    found = find_library(row.target, root)
+    if found:
+        return Result(True, found)
+    return Result(False, f"no {row.target} in the loader's directories", row.fix)
 
 
 def probe_file(row: Requirement, root: str = "/") -> Result:
@@ -597,6 +606,7 @@ def probe_keyctl(row: Requirement, root: str = "/") -> Result:
 PROBES: dict[str, Probe] = {
     "program": probe_program,
     "file": probe_file,
+    "library": probe_library,
     "git-subcommand": probe_git_subcommand,
     "filesystem": probe_filesystem,
     "not-overlay": probe_not_overlay,

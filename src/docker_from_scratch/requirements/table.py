@@ -12,11 +12,16 @@ what the probe looks at. ``packages`` lists Debian packages, the first one the s
 has wins; ``programs`` are looked up on PATH (and in the package's bin directories by
 the builder); ``files`` are absolute paths in the image; ``links`` are symlinks the
 builder creates because Debian makes them in a maintainer script (alternatives).
+A ``library`` row's target is a soname that the launcher loads with dlopen (no DT_NEEDED
+entry names it): the builder takes it from the packages' library directories.
 """
 
 from __future__ import annotations
 
 from docker_from_scratch.requirements.layout import DATA_ROOT
+
+# The soname the launcher's TLS step loads (launcher/libcrypto.py) and the builder takes.
+LIBCRYPTO = "libcrypto.so.3"
 
 # Plain classes, not dataclasses: the launcher imports this table at every container
 # start, and dataclasses (with inspect and re) plus typing cost ~20 ms there.
@@ -219,12 +224,12 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         packages=("xz-utils",), programs=("xz",),
     ),
     Requirement(
-        "openssl", "file", "soft",
-        why="make the TLS certificates under $DOCKER_TLS_CERTDIR (the launcher runs openssl)",
-        probe="program", target="openssl",
+        "libcrypto", "file", "soft",
+        why="make the TLS certificates under $DOCKER_TLS_CERTDIR (the launcher calls OpenSSL's libcrypto)",
+        probe="library", target=LIBCRYPTO,
         lost="TLS on port 2376 (use DOCKER_TLS_CERTDIR='' for 2375)",
-        fix="install openssl, or run with DOCKER_TLS_CERTDIR='' for port 2375 without TLS",
-        packages=("openssl",), programs=("openssl",),
+        fix="install libssl3t64 (libssl3 before trixie), or run with DOCKER_TLS_CERTDIR='' for port 2375 without TLS",
+        packages=("libssl3t64", "libssl3"),
     ),
     Requirement(
         "git", "file", "optional",
