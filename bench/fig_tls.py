@@ -66,7 +66,9 @@ def measure(session: Session) -> Results:
 
 def host_openssl() -> tuple[str, ...]:
     """docker run options that mount the build host's openssl CLI and its two libraries
-    where tls_race.py runs docker:dind's recipe from."""
+    where tls_race.py runs docker:dind's recipe from. The program then runs on the
+    image's glibc (trixie's 2.41 here), which must be as new as the host's (bookworm's
+    2.36): glibc runs older programs, not newer ones."""
     from docker_from_scratch.requirements.paths import find_library
 
     paths = [shutil.which("openssl"), *(find_library(name) for name in ("libssl.so.3", "libcrypto.so.3"))]

@@ -266,12 +266,16 @@ INPUT_REFUSALS = {
         (f"daemon config {HOME}/.config/docker/daemon.json is not valid JSON", "hint: fix the JSON"),
     ),
     "bad-tls-san": (("-e", "DOCKER_TLS_SAN=nonsense:x"), ("DOCKER_TLS_SAN entry 'nonsense:x'", "hint: write entries")),
+    "bad-module-setting": (
+        ("-e", "DOCKER_LAUNCH_MODULES=sometimes"),
+        ("DOCKER_LAUNCH_MODULES 'sometimes' is not a module setting", "hint: use auto, modprobe or off"),
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(INPUT_REFUSALS))
 def test_rootless_bad_input_is_a_usage_error(case: str, rootless_image: str, tun_node: Path, tmp_path: Path) -> None:
-    """A broken ~/.config/docker/daemon.json or DOCKER_TLS_SAN should stop a rootless start in one line, exit 2."""
+    """A bad daemon.json, DOCKER_TLS_SAN or DOCKER_LAUNCH_MODULES should stop a rootless start in one line, exit 2."""
     broken = tmp_path / "daemon.json"
     broken.write_text("{not json")
     broken.chmod(0o644)

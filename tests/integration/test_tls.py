@@ -92,14 +92,18 @@ def test_certificates_layout_and_modes(tmp_path: Path) -> None:
 
 
 def test_certificates_private_key_modes_ignore_umask(tmp_path: Path) -> None:
-    """A permissive umask should not make the CA or server key readable by others."""
-    old = os.umask(0)
-    try:
-        make(tmp_path / "certs")
-    finally:
-        os.umask(old)
-    assert (tmp_path / "certs/ca/key.pem").stat().st_mode & 0o777 == 0o600
-    assert (tmp_path / "certs/server/key.pem").stat().st_mode & 0o777 == 0o600
+    """Neither a permissive nor a strict umask should change the modes dind's clients rely on."""
+    for umask in (0o000, 0o077):
+        certdir = tmp_path / f"certs-{umask:o}"
+        old = os.umask(umask)
+        try:
+            make(certdir)
+        finally:
+            os.umask(old)
+        modes = {name: (certdir / name).stat().st_mode & 0o777 for name in ("ca/key.pem", "server/key.pem",
+                 "client/key.pem", "client/cert.pem", "server/ca.pem")}  # fmt: skip
+        assert modes == {"ca/key.pem": 0o600, "server/key.pem": 0o600, "client/key.pem": 0o644,
+                         "client/cert.pem": 0o644, "server/ca.pem": 0o644}, umask  # fmt: skip
 
 
 def test_certificates_verify_with_their_purpose(tmp_path: Path) -> None:
@@ -278,7 +282,7 @@ def test_certificates_ca_cert_without_key_or_server_fails(tmp_path: Path) -> Non
 
 
 def test_certificates_mismatched_ca_pair_fails(tmp_path: Path) -> None:
-    """A ca/key.pem that does not belong to ca/cert.pem should be caught by verification."""
+    """A ca/key.pem that does not belong to ca/cert.pem should be refused, naming the pair."""
     certdir = tmp_path / "certs"
     other_ca(certdir / "ca")
     stray_key, _ = other_ca(tmp_path / "stray")
@@ -286,7 +290,6 @@ def test_certificates_mismatched_ca_pair_fails(tmp_path: Path) -> None:
     with pytest.raises(LaunchError, match="does not belong to") as error:
         make(certdir)
     assert error.value.hint and "must be a pair" in error.value.hint
-    assert "-CAkey" not in error.value.one_line()
 
 
 def test_certificates_mismatched_ca_pair_leaves_the_leaves_alone(tmp_path: Path) -> None:
@@ -313,14 +316,9 @@ def test_certificates_unreadable_leaf_key_names_the_file(tmp_path: Path) -> None
     assert "\n" not in line and error.value.hint == f"remove {certdir}/server/key.pem"
 
 
-def test_certificates_encrypted_leaf_key_fails_without_a_prompt(tmp_path: Path) -> None:
-    """A passphrase-protected server/key.pem should fail like an unreadable key, never ask for
-    one: run on a terminal (a pty), where libcrypto's default would prompt and wait."""
-    certdir = tmp_path / "certs"
-    make(certdir)
-    key, encrypted = certdir / "server/key.pem", tmp_path / "encrypted.pem"
-    openssl("pkey", "-in", os.fspath(key), "-aes256", "-passout", "pass:secret", "-out", os.fspath(encrypted))
-    key.write_bytes(read(encrypted))
+def on_a_terminal(certdir: Path) -> str:
+    """ensure_certificates(certdir) in a child whose controlling terminal is a pty, where
+    libcrypto's default pass-phrase callback would prompt and wait; what it printed."""
     code = (
         "from docker_from_scratch.launcher import tls\n"
         "from docker_from_scratch.launcher.errors import LaunchError\n"
@@ -345,9 +343,121 @@ def test_certificates_encrypted_leaf_key_fails_without_a_prompt(tmp_path: Path) 
         if os.waitpid(pid, os.WNOHANG) == (0, 0):  # still waiting on the terminal
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-    text = output.decode(errors="replace")
+    return output.decode(errors="replace")
+
+
+def test_certificates_encrypted_leaf_key_fails_without_a_prompt(tmp_path: Path) -> None:
+    """A passphrase-protected server/key.pem should fail like an unreadable key, on a terminal too."""
+    certdir = tmp_path / "certs"
+    make(certdir)
+    key, encrypted = certdir / "server/key.pem", tmp_path / "encrypted.pem"
+    openssl("pkey", "-in", os.fspath(key), "-aes256", "-passout", "pass:secret", "-out", os.fspath(encrypted))
+    key.write_bytes(read(encrypted))
+    text = on_a_terminal(certdir)
     assert "pass phrase" not in text.lower(), text
     assert "refused:" in text and "server/key.pem is not a readable private key" in text, text
+
+
+def test_certificates_encrypted_pem_certificate_fails_without_a_prompt(tmp_path: Path) -> None:
+    """A user's server/cert.pem with PEM encryption headers should be refused, on a terminal too."""
+    certdir = tmp_path / "certs"
+    make(certdir)
+    (certdir / "ca/key.pem").unlink()  # user-managed: only verified
+    cert = certdir / "server/cert.pem"
+    lines = read(cert).decode().splitlines()
+    headers = ["Proc-Type: 4,ENCRYPTED", "DEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF", ""]
+    cert.write_text("\n".join([lines[0], *headers, *lines[1:]]) + "\n")
+    text = on_a_terminal(certdir)
+    assert "pass phrase" not in text.lower(), text
+    assert "refused:" in text and "server/cert.pem is not a PEM certificate" in text, text
+
+
+def test_certificates_kept_ca_without_key_identifier_signs_leaves(tmp_path: Path) -> None:
+    """A kept CA without a subjectKeyIdentifier (hand-made CAs) should still sign leaves that verify."""
+    certdir = tmp_path / "certs"
+    (certdir / "ca").mkdir(parents=True)
+    key, cert = certdir / "ca/key.pem", certdir / "ca/cert.pem"
+    openssl(
+        "req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-noenc",
+        "-keyout", os.fspath(key), "-out", os.fspath(cert), "-subj", "/CN=no-ski CA", "-days", "365",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "subjectKeyIdentifier=none",
+        "-addext", "authorityKeyIdentifier=none",
+    )  # fmt: skip
+    assert "Subject Key Identifier" not in openssl("x509", "-in", os.fspath(cert), "-noout", "-text").stdout
+    assert make(certdir).ca == "kept"
+    for leaf in LEAVES:
+        openssl("verify", "-CAfile", os.fspath(cert), os.fspath(certdir / leaf / "cert.pem"))
+
+
+def test_certificates_kept_pair_that_is_no_ca_is_refused_before_writing(tmp_path: Path) -> None:
+    """A matching ca/ pair whose certificate says CA:FALSE should stop the start, leaves untouched."""
+    certdir = tmp_path / "certs"
+    make(certdir)
+    before = {leaf: read(certdir / leaf / "cert.pem") for leaf in LEAVES}
+    key, cert = certdir / "ca/key.pem", certdir / "ca/cert.pem"
+    openssl("req", "-x509", "-new", "-key", os.fspath(key), "-out", os.fspath(cert), "-subj", "/CN=not a CA",
+            "-days", "365", "-addext", "basicConstraints=critical,CA:FALSE")  # fmt: skip
+    with pytest.raises(LaunchError, match="do not verify against it") as error:
+        make(certdir)
+    assert error.value.hint and "CA:TRUE" in error.value.hint
+    assert {leaf: read(certdir / leaf / "cert.pem") for leaf in LEAVES} == before
+
+
+def test_certificates_ed25519_ca_signs_leaves(tmp_path: Path) -> None:
+    """A kept Ed25519 CA (no digest may be named for it) should sign leaves that verify."""
+    certdir = tmp_path / "certs"
+    (certdir / "ca").mkdir(parents=True)
+    key, cert = certdir / "ca/key.pem", certdir / "ca/cert.pem"
+    openssl("genpkey", "-algorithm", "ed25519", "-out", os.fspath(key))
+    openssl("req", "-x509", "-new", "-key", os.fspath(key), "-out", os.fspath(cert), "-subj", "/CN=ed25519 CA",
+            "-days", "365", "-addext", "basicConstraints=critical,CA:TRUE")  # fmt: skip
+    assert make(certdir).ca == "kept"
+    for leaf in LEAVES:
+        openssl("verify", "-CAfile", os.fspath(cert), os.fspath(certdir / leaf / "cert.pem"))
+
+
+def test_certificates_ca_outside_the_renewal_window_is_kept(tmp_path: Path) -> None:
+    """A CA certificate 40 days from expiry (renewal starts at 30) should be kept as it is."""
+    certdir = tmp_path / "certs"
+    _, cert = other_ca(certdir / "ca", days="40")
+    old_cert = read(cert)
+    assert make(certdir).ca == "kept"
+    assert read(cert) == old_cert
+
+
+def test_certificates_unreadable_ca_cert_is_renewed_from_its_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ca/cert.pem that is not PEM beside a good key should be re-issued from it, with a warning."""
+    certdir = tmp_path / "certs"
+    key, cert = other_ca(certdir / "ca")
+    cert.write_text("garbage\n")
+    assert make(certdir).ca == "renewed"
+    assert public_key(cert) == public_key(key)
+    assert "a new CA certificate is issued" in capsys.readouterr().err
+
+
+def test_certificates_bad_client_key_writes_nothing(tmp_path: Path) -> None:
+    """A junk client/key.pem on a fresh volume should fail before any CA or server file is written."""
+    certdir = tmp_path / "certs"
+    (certdir / "client").mkdir(parents=True)
+    (certdir / "client/key.pem").write_text("junk\n")
+    with pytest.raises(LaunchError, match=r"client/key\.pem is not a readable private key"):
+        make(certdir)
+    assert sorted(str(p.relative_to(certdir)) for p in certdir.rglob("*")) == ["client", "client/key.pem"]
+
+
+def test_certificates_library_without_the_calls_names_the_fix(tmp_path: Path) -> None:
+    """A library that is not libcrypto 3 (missing symbols) should fail in one line, nothing written."""
+    from docker_from_scratch.requirements.paths import find_library
+
+    zlib = find_library("libz.so.1")
+    assert zlib is not None
+    certdir = tmp_path / "certs"
+    with pytest.raises(LaunchError) as error:
+        tls.ensure_certificates(os.fspath(certdir), libcrypto=zlib)
+    assert "cannot be loaded" in error.value.one_line() and "DOCKER_TLS_CERTDIR=''" in error.value.one_line()
+    assert not certdir.exists()
 
 
 def test_certificates_without_libcrypto_name_the_fix(tmp_path: Path) -> None:

@@ -98,6 +98,22 @@ def test_started_wait_collects_what_run_would() -> None:
     assert (result.returncode, result.stdout) == (3, "out\n")
 
 
+def test_started_second_wait_returns_the_first_result() -> None:
+    """A second wait (an undo after the step's own) should give the same result, not reap again."""
+    started = Started([PY, "-c", "print('once')"])
+    first = started.wait()
+    assert started.wait() is first
+
+
+def test_started_wait_after_a_timeout_raises_launch_error() -> None:
+    """A wait after one that timed out should say so as a LaunchError, not trip over closed pipes."""
+    started = Started([PY, "-c", "import time; time.sleep(30)"])
+    with pytest.raises(LaunchError, match="did not finish"):
+        started.wait(timeout=0.2)
+    with pytest.raises(LaunchError, match="was not collected"):
+        started.wait(check=False)
+
+
 def test_forked_join_raises_the_childs_launch_error_with_its_hint() -> None:
     """Forked should hand a LaunchError (and a UsageError's kind) back to join, hint included."""
 

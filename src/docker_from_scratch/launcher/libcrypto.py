@@ -5,9 +5,9 @@ verification) is libcrypto's own; this module only passes it pointers and string
 Loaded in the TLS step alone (tls.py); calls are the OpenSSL 3.0 API, which every
 suite's libcrypto.so.3 has (bookworm 3.0, trixie 3.5, forky 3.6).
 
-Why not the openssl CLI (what this replaced): the CLI and the libssl.so.3 it links cost
-2.2 MB that nothing else in the image uses (ssh and kmod link libcrypto alone), and each
-run pays a process start; in-process the three certificates take a few milliseconds.
+Why not the openssl CLI (what this replaced): ssh and kmod link libcrypto alone, so the
+CLI cost 1.1 MB, and 2.2 MB in slim, where only it linked libssl.so.3; and each run paid
+a process start. In-process the three certificates take a few milliseconds.
 
 Objects are owned by small classes that free them when Python drops them: each start
 makes a handful, and a failure in the middle leaks nothing that outlives the step.
@@ -25,8 +25,9 @@ _P = ctypes.c_void_p
 _S = ctypes.c_char_p
 _I = ctypes.c_int
 _L = ctypes.c_long
-# OPENSSL_INIT_NO_LOAD_CONFIG: every extension is given here, so no openssl.cnf (the
-# build host's or the image's) may add to what is issued.
+# OPENSSL_INIT_NO_LOAD_CONFIG: every extension is given here, so no openssl.cnf may add
+# to what is issued (unless the process loaded libcrypto with its configuration before,
+# as Python's ssl does in the tests; the launcher never does).
 _NO_LOAD_CONFIG = 0x80
 _MBSTRING_ASC = 0x1001
 _X509_VERSION_3 = 2
@@ -37,6 +38,7 @@ _V3_CTX_SIZE = 256
 # name: (restype, argtypes); restype None for void.
 _SIGNATURES: dict[str, tuple[object, tuple[object, ...]]] = {
     "OPENSSL_init_crypto": (_I, (ctypes.c_uint64, _P)),
+    "EVP_PKEY_is_a": (_I, (_P, _S)),
     "ERR_get_error": (ctypes.c_ulong, ()),
     "ERR_error_string_n": (None, (ctypes.c_ulong, _P, ctypes.c_size_t)),
     "ERR_clear_error": (None, ()),
@@ -84,6 +86,7 @@ _SIGNATURES: dict[str, tuple[object, tuple[object, ...]]] = {
     "X509_STORE_new": (_P, ()),
     "X509_STORE_free": (None, (_P,)),
     "X509_STORE_load_file": (_I, (_P, _S)),
+    "X509_STORE_add_cert": (_I, (_P, _P)),
     "X509_STORE_CTX_new": (_P, ()),
     "X509_STORE_CTX_free": (None, (_P,)),
     "X509_STORE_CTX_init": (_I, (_P, _P, _P, _P)),
@@ -99,15 +102,12 @@ class Crypto:
     def __init__(self, library: str = LIBCRYPTO) -> None:
         try:
             lib = ctypes.CDLL(library)
-        except OSError as exc:
-            raise LaunchError(
-                f"{library} cannot be loaded ({exc}), so no TLS certificates can be made for port 2376",
-                hint="run with DOCKER_TLS_CERTDIR='' for port 2375 without TLS, or use an image that carries libcrypto",
-            ) from None
-        for name, (restype, argtypes) in _SIGNATURES.items():
-            function = getattr(lib, name)
-            function.restype = restype
-            function.argtypes = argtypes
+            for name, (restype, argtypes) in _SIGNATURES.items():
+                function = getattr(lib, name)
+                function.restype = restype
+                function.argtypes = argtypes
+        except (OSError, AttributeError) as exc:  # AttributeError: a symbol OpenSSL 3.0 has is missing
+            raise LaunchError(f"{library} cannot be loaded ({exc})") from None
         self.lib = lib
         self.library = library
         self._check(lib.OPENSSL_init_crypto(_NO_LOAD_CONFIG, None), "initialise libcrypto")
@@ -145,14 +145,14 @@ class Crypto:
         finally:
             lib.EVP_PKEY_CTX_free(ctx)
 
-    def read_key(self, pem: bytes, path: str) -> Key:
+    def read_key(self, pem: bytes, path: str, hint: str = "") -> Key:
         """An unencrypted private key (any type docker:dind volumes hold: RSA, EC)."""
         with _MemoryIn(self, pem) as bio:
             # An empty passphrase, not NULL: with NULL an encrypted key would make
             # libcrypto prompt on the terminal; this way it fails like any unreadable key.
             key = self.lib.PEM_read_bio_PrivateKey(bio, None, None, b"")
         if not key:
-            raise LaunchError(f"{path} is not a readable private key: {self._reason()}", hint=f"remove {path}")
+            raise LaunchError(f"{path} is not a readable private key: {self._reason()}", hint=hint or f"remove {path}")
         return Key(self, key)
 
     # --- certificates ------------------------------------------------------------------
@@ -160,7 +160,7 @@ class Crypto:
     def read_certificate(self, pem: bytes, path: str) -> Certificate:
         """The first certificate of a PEM file."""
         with _MemoryIn(self, pem) as bio:
-            cert = self.lib.PEM_read_bio_X509(bio, None, None, None)
+            cert = self.lib.PEM_read_bio_X509(bio, None, None, b"")  # no prompt: see read_key
         if not cert:
             raise LaunchError(f"{path} is not a PEM certificate: {self._reason()}", hint=f"remove {path}")
         return Certificate(self, cert)
@@ -175,8 +175,8 @@ class Crypto:
     ) -> Certificate:
         """An X.509 v3 certificate for ``key``: self-signed without ``issuer``, else signed
         by the issuer's key. ``extensions`` are ``name=value`` in openssl's config syntax
-        (x509v3_config(5)); the subject and authority key identifiers are added as
-        ``openssl req -x509`` adds them."""
+        (x509v3_config(5)). The key identifiers are added with openssl's defaults: the
+        authority's is its key id when the issuer has one, else its name and serial."""
         lib = self.lib
         cert = Certificate(self, self._check(lib.X509_new(), "make a certificate"))
         x = cert.pointer
@@ -201,7 +201,7 @@ class Crypto:
         lib.X509V3_set_ctx(v3, issuer_cert.pointer, x, None, None, 0)
         identifiers: tuple[str, ...] = ("subjectKeyIdentifier=hash",)
         if issuer is not None:  # optional in a self-signed CA (RFC 5280 4.2.1.1)
-            identifiers += ("authorityKeyIdentifier=keyid:always",)
+            identifiers += ("authorityKeyIdentifier=keyid,issuer",)
         for extension in (*extensions, *identifiers):
             ext_name, _, value = extension.partition("=")
             ext = lib.X509V3_EXT_nconf(None, v3, ext_name.encode(), value.encode())
@@ -211,17 +211,22 @@ class Crypto:
                 self._check(lib.X509_add_ext(x, ext, -1), f"add {ext_name}")
             finally:
                 lib.X509_EXTENSION_free(ext)
-        self._check(lib.X509_sign(x, signer.pointer, lib.EVP_sha256()), "sign the certificate")
+        # Ed25519 and Ed448 sign the whole message: no digest may be named for them.
+        pure = any(lib.EVP_PKEY_is_a(signer.pointer, name) == 1 for name in (b"ED25519", b"ED448"))
+        self._check(lib.X509_sign(x, signer.pointer, None if pure else lib.EVP_sha256()), "sign the certificate")
         return cert
 
-    def verify(self, ca_file: str, cert: Certificate) -> str | None:
-        """None when ``cert`` chains to a certificate in ``ca_file`` (trusted as given, as
-        ``openssl verify -CAfile`` does, with no system trust), else libcrypto's reason."""
+    def verify(self, cert: Certificate, *, ca_file: str = "", authority: Certificate | None = None) -> str | None:
+        """None when ``cert`` chains to a certificate in ``ca_file`` or to ``authority``
+        (trusted as given, as ``openssl verify -CAfile`` does, with no system trust), else
+        libcrypto's reason."""
         lib = self.lib
         store = self._check(lib.X509_STORE_new(), "make a certificate store")
         ctx = None
         try:
-            if lib.X509_STORE_load_file(store, os.fsencode(ca_file)) != 1:
+            if authority is not None:
+                self._check(lib.X509_STORE_add_cert(store, authority.pointer), "trust the CA")
+            if ca_file and lib.X509_STORE_load_file(store, os.fsencode(ca_file)) != 1:
                 return f"no certificate could be read from it ({self._reason()})"
             ctx = self._check(lib.X509_STORE_CTX_new(), "make a verification context")
             self._check(lib.X509_STORE_CTX_init(ctx, store, cert.pointer, None), "start the verification")

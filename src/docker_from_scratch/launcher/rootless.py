@@ -271,6 +271,11 @@ def launch(options: LaunchOptions) -> NoReturn:
         # on the files rootless dockerd reads.
         inputs = dockerd_inputs(options, env)
         check_inputs(inputs)
+        # There is no module step rootless, but a bad setting is refused here as rootful,
+        # so one environment behaves the same in both images.
+        from docker_from_scratch.launcher import autoload
+
+        autoload.mode(dict(env))
     log.debug(
         "rootless: skipped (they need root, or dockerd does them in rootlesskit's namespaces): "
         "API file systems, cgroups, mount propagation, layout, kernel modules, "

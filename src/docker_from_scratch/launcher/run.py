@@ -114,10 +114,13 @@ def run(
 
 class Started:
     """A program started now and collected later by ``wait`` (what ``run`` does at once):
-    a probe started early runs beside the steps before the one that needs its answer."""
+    a probe started early runs beside the steps before the one that needs its answer.
+    Collected once: a later ``wait`` (an undo after the step's own) returns the same result."""
 
     def __init__(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> None:
         self.argv = list(argv)
+        self._result: Completed | None = None
+        self._waited = False
         self._out, out_write = os.pipe()  # os.pipe() is close-on-exec: the child keeps only its dup2 copies
         self._err, err_write = os.pipe()
         try:
@@ -129,19 +132,24 @@ class Started:
 
     def wait(self, *, check: bool = True, timeout: float | None = 60) -> Completed:
         """Collect the output and the exit (``timeout`` counts from now); see ``run``."""
-        try:
-            output: dict[int, list[bytes]] = {self._out: [], self._err: []}
-            _collect(self._pid, output, timeout, self.argv)
-            _, status = os.waitpid(self._pid, 0)
-        finally:
-            os.close(self._out)
-            os.close(self._err)
-        result = Completed(
-            self.argv,
-            os.waitstatus_to_exitcode(status),
-            b"".join(output[self._out]).decode(errors="replace"),
-            b"".join(output[self._err]).decode(errors="replace"),
-        )
+        result = self._result
+        if result is None:
+            if self._waited:  # the first wait timed out (the child is killed and reaped)
+                raise LaunchError(f"{_command_line(self.argv)} was not collected: its first wait failed")
+            self._waited = True
+            try:
+                output: dict[int, list[bytes]] = {self._out: [], self._err: []}
+                _collect(self._pid, output, timeout, self.argv)
+                _, status = os.waitpid(self._pid, 0)
+            finally:
+                os.close(self._out)
+                os.close(self._err)
+            result = self._result = Completed(
+                self.argv,
+                os.waitstatus_to_exitcode(status),
+                b"".join(output[self._out]).decode(errors="replace"),
+                b"".join(output[self._err]).decode(errors="replace"),
+            )
         if check and result.returncode != 0:
             detail = result.stderr.strip().splitlines()
             last = f": {detail[-1]}" if detail else ""

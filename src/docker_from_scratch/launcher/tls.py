@@ -17,11 +17,13 @@ Decisions, in order (docker:dind's rules, facts from its ``dockerd-entrypoint.sh
 
 docker:dind re-issues its CA certificate at every start; we keep a valid one (the CA
 should not change under clients that cached it) and renew it from the same key only
-within 30 days of expiry, which keeps old copies valid for verification.
+within 30 days of expiry (or when it cannot be read), which keeps old copies valid for
+verification. Everything is made and checked in memory first (keys read, leaves verified
+against the CA), then written: bad input leaves the files as they were.
 
 Tool: OpenSSL's libcrypto, called in-process (:mod:`libcrypto`). The image carries it
-for ssh and kmod already; the openssl CLI used before added 2.2 MB (the program and the
-libssl.so.3 only it links) and a process start per certificate, and Debian's
+for ssh and kmod already; the openssl CLI used before added 1.1 MB, 2.2 MB in slim (with
+the libssl.so.3 only it linked there), and a process start per certificate, and Debian's
 python3-cryptography plus cffi would add 3.9 MB (17.4 MB for the PyPI wheels). Keys
 are ECDSA P-256, which every Docker client (Go crypto/tls, Python's ssl) accepts;
 docker:dind's three RSA-4096 keys take seconds.
@@ -251,7 +253,27 @@ def _write(path: str, data: bytes, mode: int) -> None:
         raise
 
 
-def _issue(
+class _Made:
+    """A certificate made in memory, with its key; ``write`` puts both in ``directory``."""
+
+    __slots__ = ("cert", "directory", "key", "key_mode", "new_key")
+
+    def __init__(self, directory: str, cert: Certificate, key: Key, key_mode: int, new_key: bool) -> None:
+        self.directory, self.cert, self.key = directory, cert, key
+        self.key_mode, self.new_key = key_mode, new_key
+
+    def write(self) -> None:
+        """key.pem (when new, else its mode repaired), then cert.pem: a stop between the
+        two leaves a key that the next start reuses."""
+        key_path = os.path.join(self.directory, "key.pem")
+        if self.new_key:
+            _write(key_path, self.key.pem(), self.key_mode)
+        else:
+            os.chmod(key_path, self.key_mode)
+        _write(os.path.join(self.directory, "cert.pem"), self.cert.pem(), 0o644)
+
+
+def _make(
     crypto: Crypto,
     directory: str,
     *,
@@ -259,56 +281,52 @@ def _issue(
     extensions: tuple[str, ...],
     issuer: tuple[Certificate, Key] | None,
     key_mode: int,
-) -> tuple[Certificate, Key]:
-    """Write ``directory``/cert.pem, with a new key.pem unless one is there (kept, as
-    docker:dind keeps it); returns both. The key is written before the certificate, so a
-    stop between the two leaves a key that the next start reuses."""
-    key_path, cert_path = os.path.join(directory, "key.pem"), os.path.join(directory, "cert.pem")
-    if _present(key_path):
-        key = crypto.read_key(_read(key_path), key_path)
-        os.chmod(key_path, key_mode)
-    else:
-        key = crypto.new_key()
-        _write(key_path, key.pem(), key_mode)
-    cert = crypto.issue(key, name, VALID_DAYS, extensions, issuer)
-    _write(cert_path, cert.pem(), 0o644)
-    return cert, key
+    key_hint: str = "",
+) -> _Made:
+    """A certificate for ``directory``'s key.pem, kept as docker:dind keeps it, or a new
+    key; nothing is written yet."""
+    key_path = os.path.join(directory, "key.pem")
+    new_key = not _present(key_path)
+    key = crypto.new_key() if new_key else crypto.read_key(_read(key_path), key_path, hint=key_hint)
+    try:
+        cert = crypto.issue(key, name, VALID_DAYS, extensions, issuer)
+    except LaunchError as exc:
+        raise LaunchError(
+            f"{directory}/cert.pem cannot be issued: {exc.message}", hint=f"remove {directory} to have it made again"
+        ) from None
+    return _Made(directory, cert, key, key_mode, new_key)
 
 
 def _verify(crypto: Crypto, ca_file: str, cert_file: str, hint: str) -> None:
     """``cert_file`` must chain to ``ca_file``; else one line with libcrypto's reason."""
-    reason = crypto.verify(ca_file, crypto.read_certificate(_read(cert_file), cert_file))
+    reason = crypto.verify(crypto.read_certificate(_read(cert_file), cert_file), ca_file=ca_file)
     if reason is not None:
         raise LaunchError(f"{cert_file} does not verify against {ca_file}: {reason}", hint=hint)
 
 
-def _ensure_ca(crypto: Crypto, ca_dir: str) -> tuple[CaState, Certificate, Key]:
+def _ensure_ca(crypto: Crypto, ca_dir: str, base: str) -> tuple[CaState, Certificate, Key, _Made | None]:
+    """The CA: kept, or made in memory (new, or renewed from ca/key.pem) for the caller to write."""
     key_path, cert_path = os.path.join(ca_dir, "key.pem"), os.path.join(ca_dir, "cert.pem")
+    # Removing ca/key.pem alone would turn the next start user-managed (server/ is complete).
+    key_hint = f"remove {base}/ca and {base}/server to have new certificates made"
+    state: CaState = "renewed" if _present(key_path) else "created"
     if _present(key_path) and _present(cert_path):
-        cert = crypto.read_certificate(_read(cert_path), cert_path)
-        if cert.valid_for(CA_RENEW_BEFORE):
-            key = crypto.read_key(_read(key_path), key_path)
+        try:
+            cert: Certificate | None = crypto.read_certificate(_read(cert_path), cert_path)
+        except LaunchError as exc:  # as when it expires: docker:dind re-issues it from the key
+            log.warn(f"{exc.message}: a new CA certificate is issued from {key_path}")
+            cert = None
+        if cert is not None and cert.valid_for(CA_RENEW_BEFORE):
+            key = crypto.read_key(_read(key_path), key_path, hint=key_hint)
             if not cert.matches(key):  # both kept from a volume, and not a pair
                 raise LaunchError(
                     f"{ca_dir}/key.pem does not belong to {ca_dir}/cert.pem",
                     hint="ca/key.pem and ca/cert.pem must be a pair: remove both to have a new CA made",
                 )
-            os.chmod(key_path, 0o600)
-            return "kept", cert, key
-        state: CaState = "renewed"  # from the same key, which makes the pair whole again
-    else:
-        state = "renewed" if _present(key_path) else "created"
-    cert, key = _issue(crypto, ca_dir, name=CA_NAME, extensions=CA_EXTENSIONS, issuer=None, key_mode=0o600)
-    return state, cert, key
-
-
-def _load(library: str) -> Crypto | None:
-    """libcrypto, or None when it cannot be loaded."""
-    try:
-        return Crypto(library)
-    except LaunchError as exc:
-        log.debug(exc.one_line())
-        return None
+            return "kept", cert, key, None
+    made = _make(crypto, ca_dir, name=CA_NAME, extensions=CA_EXTENSIONS, issuer=None, key_mode=0o600,
+                 key_hint=key_hint)  # fmt: skip
+    return state, made.cert, made.key, made
 
 
 def _makedirs(*paths: str) -> None:
@@ -334,11 +352,14 @@ def ensure_certificates(
     ca_dir, server_dir, client_dir = (os.path.join(base, d) for d in ("ca", "server", "client"))
     ca_key, ca_cert = os.path.join(ca_dir, "key.pem"), os.path.join(ca_dir, "cert.pem")
     server_ca, server_cert, server_key = (os.path.join(server_dir, name) for name in ("ca.pem", "cert.pem", "key.pem"))
-    crypto = _load(libcrypto)
+    try:
+        crypto: Crypto | None = Crypto(libcrypto)
+    except LaunchError as exc:
+        crypto, unloadable = None, exc.message
 
     if _present(server_ca) and _present(server_cert) and _present(server_key) and not _present(ca_key):
         if crypto is None:
-            log.warn(f"{libcrypto} cannot be loaded: the user-managed server certificate is not verified")
+            log.warn(f"{unloadable}: the user-managed server certificate is not verified")
         else:
             _verify(
                 crypto, server_ca, server_cert,
@@ -348,7 +369,7 @@ def ensure_certificates(
         return Outcome("user-managed", ())
     if crypto is None:
         raise LaunchError(
-            f"{libcrypto} cannot be loaded, so no TLS certificates can be made for port 2376",
+            f"{unloadable}, so no TLS certificates can be made for port 2376",
             hint="run with DOCKER_TLS_CERTDIR='' for port 2375 without TLS, or use an image that carries libcrypto",
         )
     if _present(ca_cert) and not _present(ca_key):
@@ -357,23 +378,38 @@ def ensure_certificates(
             hint=f"add {ca_key}, or server/ca.pem, cert.pem and key.pem, or remove {ca_cert}",
         )
     sans = server_sans(root, tls_san, hostname)
-    _makedirs(ca_dir, server_dir, client_dir)
-    state, authority, authority_key = _ensure_ca(crypto, ca_dir)
+    state, authority, authority_key, new_ca = _ensure_ca(crypto, ca_dir, base)
     issuer = (authority, authority_key)
-    _issue(
+    server = _make(
         crypto, server_dir,
         name=SERVER_NAME,
         extensions=("basicConstraints=critical,CA:FALSE", "extendedKeyUsage=serverAuth",
                     "subjectAltName=" + ",".join(sans)),
         issuer=issuer, key_mode=0o600,
     )  # fmt: skip
-    _issue(
+    client = _make(
         crypto, client_dir,
         name=CLIENT_NAME,
         extensions=("basicConstraints=critical,CA:FALSE", "extendedKeyUsage=clientAuth"),
         issuer=issuer, key_mode=0o644,
     )  # fmt: skip
-    ca_pem = _read(ca_cert)
+    # Verified before anything is written: a kept ca/cert.pem that cannot sign (CA:FALSE,
+    # no keyCertSign) would give dockerd a chain every client refuses.
+    for leaf in (server, client):
+        reason = crypto.verify(leaf.cert, authority=authority)
+        if reason is not None:
+            raise LaunchError(
+                f"certificates signed by {ca_cert} do not verify against it: {reason}",
+                hint=f"make {ca_dir} a CA (basicConstraints CA:TRUE, keyUsage keyCertSign), or remove it and "
+                f"{server_dir} to have a new CA made",
+            )
+    _makedirs(ca_dir, server_dir, client_dir)
+    for made in (new_ca, server, client):
+        if made is not None:
+            made.write()
+    if new_ca is None:
+        os.chmod(ca_key, 0o600)
+    ca_pem = authority.pem() if new_ca is not None else _read(ca_cert)
     for directory in (server_dir, client_dir):
         _write(os.path.join(directory, "ca.pem"), ca_pem, 0o644)  # what dockerd and clients load
     return Outcome(state, tuple(sans))

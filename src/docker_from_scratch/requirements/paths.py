@@ -89,14 +89,17 @@ def find_program(name: str, search_path: str | None = None, *, root: str = "/", 
 def find_library(name: str, root: str = "/") -> str | None:
     """Where the dynamic loader finds ``name`` (a soname) without a cache, or None: the
     multiarch directories (``/usr/lib/<triplet>``, Debian's glibc searches them by
-    default) and /usr/lib, with /lib beside each for images that do not merge /usr."""
+    default; this machine's architecture first, then the others), /usr/lib64 (Fedora's
+    and SUSE's) and /usr/lib, with /lib beside each for trees that do not merge /usr.
+    The builder knows its target's triplet and asks ``elf.default_library_dirs`` instead."""
+    machine = os.uname().machine + "-"
     directories = []
     for base in ("/usr/lib", "/lib"):
         try:
-            entries = sorted(os.listdir(under(root, base)))
+            entries = sorted(os.listdir(under(root, base)), key=lambda entry: (not entry.startswith(machine), entry))
         except OSError:
             continue
-        directories += [f"{base}/{entry}" for entry in entries if "-linux-" in entry] + [base]
+        directories += [f"{base}/{entry}" for entry in entries if "-linux-" in entry] + [f"{base}64", base]
     for directory in directories:
         path = f"{directory}/{name}"
         if os.path.isfile(resolve(root, path)):
