@@ -4,6 +4,7 @@ restarts, user CAs, handshakes."""
 import os
 import pty
 import select
+import shutil
 import signal
 import socket
 import ssl
@@ -101,9 +102,10 @@ def test_certificates_private_key_modes_ignore_umask(tmp_path: Path) -> None:
         finally:
             os.umask(old)
         modes = {name: (certdir / name).stat().st_mode & 0o777 for name in ("ca/key.pem", "server/key.pem",
-                 "client/key.pem", "client/cert.pem", "server/ca.pem")}  # fmt: skip
+                 "client/key.pem", "client/cert.pem", "server/ca.pem", ".", "ca", "server", "client")}  # fmt: skip
         assert modes == {"ca/key.pem": 0o600, "server/key.pem": 0o600, "client/key.pem": 0o644,
-                         "client/cert.pem": 0o644, "server/ca.pem": 0o644}, umask  # fmt: skip
+                         "client/cert.pem": 0o644, "server/ca.pem": 0o644,
+                         ".": 0o755, "ca": 0o755, "server": 0o755, "client": 0o755}, umask  # fmt: skip
 
 
 def test_certificates_verify_with_their_purpose(tmp_path: Path) -> None:
@@ -313,7 +315,7 @@ def test_certificates_unreadable_leaf_key_names_the_file(tmp_path: Path) -> None
         make(certdir)
     line = error.value.one_line()
     assert "server/key.pem is not a readable private key" in line
-    assert "\n" not in line and error.value.hint == f"remove {certdir}/server/key.pem"
+    assert "\n" not in line and error.value.hint == f"remove {certdir}/server to have it made again"
 
 
 def on_a_terminal(certdir: Path) -> str:
@@ -389,6 +391,39 @@ def test_certificates_kept_ca_without_key_identifier_signs_leaves(tmp_path: Path
         openssl("verify", "-CAfile", os.fspath(cert), os.fspath(certdir / leaf / "cert.pem"))
 
 
+def test_certificates_kept_intermediate_ca_signs_leaves(tmp_path: Path) -> None:
+    """A kept ca/ holding an intermediate CA (signed by another root) should be trusted as given."""
+    root_key, root_cert = other_ca(tmp_path / "root")
+    certdir = tmp_path / "certs"
+    (certdir / "ca").mkdir(parents=True)
+    key, cert = certdir / "ca/key.pem", certdir / "ca/cert.pem"
+    openssl(
+        "req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-noenc",
+        "-keyout", os.fspath(key), "-out", os.fspath(cert), "-subj", "/CN=intermediate CA", "-days", "365",
+        "-CA", os.fspath(root_cert), "-CAkey", os.fspath(root_key),
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,digitalSignature",
+    )  # fmt: skip
+    assert make(certdir).ca == "kept"
+    for leaf in LEAVES:
+        openssl("verify", "-partial_chain", "-CAfile", os.fspath(cert), os.fspath(certdir / leaf / "cert.pem"))
+        assert read(certdir / leaf / "ca.pem") == read(cert)
+
+
+def test_certificates_following_the_mismatch_hint_gives_a_new_ca(tmp_path: Path) -> None:
+    """The mismatched-pair hint, done as written, should lead to a new CA, not to user-managed."""
+    certdir = tmp_path / "certs"
+    make(certdir)
+    stray_key, _ = other_ca(tmp_path / "stray")
+    (certdir / "ca/key.pem").write_bytes(read(stray_key))
+    with pytest.raises(LaunchError) as error:
+        make(certdir)
+    hint = error.value.hint or ""
+    assert f"remove {certdir}/ca and {certdir}/server" in hint, hint
+    shutil.rmtree(certdir / "ca")
+    shutil.rmtree(certdir / "server")
+    assert make(certdir).ca == "created"
+
+
 def test_certificates_kept_pair_that_is_no_ca_is_refused_before_writing(tmp_path: Path) -> None:
     """A matching ca/ pair whose certificate says CA:FALSE should stop the start, leaves untouched."""
     certdir = tmp_path / "certs"
@@ -434,7 +469,8 @@ def test_certificates_unreadable_ca_cert_is_renewed_from_its_key(
     cert.write_text("garbage\n")
     assert make(certdir).ca == "renewed"
     assert public_key(cert) == public_key(key)
-    assert "a new CA certificate is issued" in capsys.readouterr().err
+    assert "a new CA certificate will be issued" in capsys.readouterr().err
+    assert all(read(certdir / leaf / "ca.pem") == read(cert) for leaf in LEAVES)
 
 
 def test_certificates_bad_client_key_writes_nothing(tmp_path: Path) -> None:

@@ -3,7 +3,13 @@
 import os
 from pathlib import Path
 
-from docker_from_scratch.requirements.paths import find_program, kernel_filesystems, nearest_existing, under
+from docker_from_scratch.requirements.paths import (
+    find_library,
+    find_program,
+    kernel_filesystems,
+    nearest_existing,
+    under,
+)
 
 
 def _program(path: Path) -> None:
@@ -63,3 +69,16 @@ def test_kernel_filesystems_reads_the_last_column(tmp_path: Path) -> None:
     (tmp_path / "proc" / "filesystems").write_text("nodev\tsysfs\nnodev\tcgroup2\n\text4\n")
     assert kernel_filesystems(os.fspath(tmp_path)) == {"sysfs", "cgroup2", "ext4"}
     assert kernel_filesystems(os.fspath(tmp_path / "none")) == set()
+
+
+def test_find_library_prefers_this_machines_multiarch_directory(tmp_path: Path) -> None:
+    """A soname in two multiarch directories should be found in this machine's first, then lib64."""
+    machine = os.uname().machine
+    for directory in ("usr/lib/aaa-linux-gnu", f"usr/lib/{machine}-linux-gnu", "usr/lib64"):
+        (tmp_path / directory).mkdir(parents=True)
+        (tmp_path / directory / "libdfs.so.1").write_text("ELF")
+    assert find_library("libdfs.so.1", os.fspath(tmp_path)) == f"/usr/lib/{machine}-linux-gnu/libdfs.so.1"
+    (tmp_path / f"usr/lib/{machine}-linux-gnu/libdfs.so.1").unlink()
+    (tmp_path / "usr/lib/aaa-linux-gnu/libdfs.so.1").unlink()
+    assert find_library("libdfs.so.1", os.fspath(tmp_path)) == "/usr/lib64/libdfs.so.1"
+    assert find_library("libnone.so.1", os.fspath(tmp_path)) is None

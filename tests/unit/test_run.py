@@ -114,6 +114,38 @@ def test_started_wait_after_a_timeout_raises_launch_error() -> None:
         started.wait(check=False)
 
 
+def test_started_wait_interrupted_leaves_no_child() -> None:
+    """A signal that ends a wait (Ctrl-C) should take the child with it: killed and reaped."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    started = Started([PY, "-c", "import time; time.sleep(30)"])
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            started.wait()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(started._pid, os.WNOHANG)  # reaped already: no zombie, no process
+
+
+def test_started_stop_kills_and_reaps_at_once() -> None:
+    """stop should end a program still running without waiting for it, and leave nothing behind."""
+    started = Started([PY, "-c", "import time; time.sleep(30)"])
+    begun = time.monotonic()
+    started.stop()
+    assert time.monotonic() - begun < 5
+    with pytest.raises(ChildProcessError):
+        os.waitpid(started._pid, os.WNOHANG)
+    with pytest.raises(LaunchError, match="was not collected"):
+        started.wait()
+
+
 def test_forked_join_raises_the_childs_launch_error_with_its_hint() -> None:
     """Forked should hand a LaunchError (and a UsageError's kind) back to join, hint included."""
 

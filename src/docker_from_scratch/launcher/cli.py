@@ -122,8 +122,8 @@ def launch(options: args.LaunchOptions) -> NoReturn:
         # Started here for the same reason, after the API file systems too (it needs /proc
         # and /run); its answer is taken in the iptables step.
         iptables_probe = iptables.start_probe(env) if options.iptables else None
-        if iptables_probe is not None:  # a failed step reaps it too, not only the exit
-            undo.callback(iptables.finish_quietly, iptables_probe)
+        if iptables_probe is not None:  # a failed step stops and reaps it, not only the exit
+            undo.callback(iptables_probe.stop)
         with log.step("cgroups"):
             cgroups.mount_cgroups()
         with log.step("mount propagation"):

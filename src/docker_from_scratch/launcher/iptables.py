@@ -122,11 +122,6 @@ def _start_listing(binary: str, env: Mapping[str, str]) -> run.Started | None:
         return None
 
 
-def finish_quietly(listing: run.Started) -> None:
-    """Reap an early probe whose answer no step took (a step before iptables failed)."""
-    _finished(listing)
-
-
 def _finished(listing: run.Started | None) -> bool:
     """Did the listing exit 0?"""
     if listing is None:

@@ -32,13 +32,16 @@ _NO_LOAD_CONFIG = 0x80
 _MBSTRING_ASC = 0x1001
 _X509_VERSION_3 = 2
 _BIO_CTRL_PENDING = 10
+# X509_V_FLAG_PARTIAL_CHAIN: a CA we were handed as ca/cert.pem is trusted as it is, also
+# when it is an intermediate (Go clients take one as a root of their pool).
+_PARTIAL_CHAIN = 0x80000
 # X509V3_CTX is a public struct of 8 words in OpenSSL 3; the calls only need the memory.
 _V3_CTX_SIZE = 256
 
 # name: (restype, argtypes); restype None for void.
 _SIGNATURES: dict[str, tuple[object, tuple[object, ...]]] = {
     "OPENSSL_init_crypto": (_I, (ctypes.c_uint64, _P)),
-    "EVP_PKEY_is_a": (_I, (_P, _S)),
+    "EVP_PKEY_get_default_digest_name": (_I, (_P, _P, ctypes.c_size_t)),
     "ERR_get_error": (ctypes.c_ulong, ()),
     "ERR_error_string_n": (None, (ctypes.c_ulong, _P, ctypes.c_size_t)),
     "ERR_clear_error": (None, ()),
@@ -87,6 +90,7 @@ _SIGNATURES: dict[str, tuple[object, tuple[object, ...]]] = {
     "X509_STORE_free": (None, (_P,)),
     "X509_STORE_load_file": (_I, (_P, _S)),
     "X509_STORE_add_cert": (_I, (_P, _P)),
+    "X509_STORE_set_flags": (_I, (_P, ctypes.c_ulong)),
     "X509_STORE_CTX_new": (_P, ()),
     "X509_STORE_CTX_free": (None, (_P,)),
     "X509_STORE_CTX_init": (_I, (_P, _P, _P, _P)),
@@ -211,9 +215,13 @@ class Crypto:
                 self._check(lib.X509_add_ext(x, ext, -1), f"add {ext_name}")
             finally:
                 lib.X509_EXTENSION_free(ext)
-        # Ed25519 and Ed448 sign the whole message: no digest may be named for them.
-        pure = any(lib.EVP_PKEY_is_a(signer.pointer, name) == 1 for name in (b"ED25519", b"ED448"))
-        self._check(lib.X509_sign(x, signer.pointer, None if pure else lib.EVP_sha256()), "sign the certificate")
+        # Keys that sign the whole message (Ed25519, Ed448, ML-DSA) have no default digest
+        # ("UNDEF") and refuse one; the others get SHA-256, as openssl req gives them.
+        default = ctypes.create_string_buffer(80)
+        lib.EVP_PKEY_get_default_digest_name(signer.pointer, default, len(default))
+        lib.ERR_clear_error()
+        digest = None if default.value == b"UNDEF" else lib.EVP_sha256()
+        self._check(lib.X509_sign(x, signer.pointer, digest), "sign the certificate")
         return cert
 
     def verify(self, cert: Certificate, *, ca_file: str = "", authority: Certificate | None = None) -> str | None:
@@ -226,6 +234,7 @@ class Crypto:
         try:
             if authority is not None:
                 self._check(lib.X509_STORE_add_cert(store, authority.pointer), "trust the CA")
+                self._check(lib.X509_STORE_set_flags(store, _PARTIAL_CHAIN), "trust the CA as given")
             if ca_file and lib.X509_STORE_load_file(store, os.fsencode(ca_file)) != 1:
                 return f"no certificate could be read from it ({self._reason()})"
             ctx = self._check(lib.X509_STORE_CTX_new(), "make a verification context")

@@ -75,6 +75,19 @@ def _collect(pid: int, descriptors: dict[int, list[bytes]], timeout: float | Non
                 open_pipes.discard(descriptor)
 
 
+def _kill_and_reap(pid: int) -> None:
+    """SIGKILL our child ``pid`` and reap it, unless it is reaped already. Asked first
+    with WNOHANG: until we reap it the pid stays ours, so the kill cannot hit another
+    process that got the number after it."""
+    try:
+        if os.waitpid(pid, os.WNOHANG) != (0, 0):
+            return  # it had exited: reaped just now
+    except ChildProcessError:
+        return  # reaped before (a timed-out wait kills and reaps)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+
+
 def _spawn(argv: Sequence[str], env: Mapping[str, str] | None, stdout: int, stderr: int) -> int:
     """posix_spawn argv (found on env's PATH) with stdin from /dev/null and the given
     write ends as stdout and stderr, which are closed here; return the pid."""
@@ -134,13 +147,16 @@ class Started:
         """Collect the output and the exit (``timeout`` counts from now); see ``run``."""
         result = self._result
         if result is None:
-            if self._waited:  # the first wait timed out (the child is killed and reaped)
+            if self._waited:  # the first wait failed, and killed and reaped the child
                 raise LaunchError(f"{_command_line(self.argv)} was not collected: its first wait failed")
             self._waited = True
             try:
                 output: dict[int, list[bytes]] = {self._out: [], self._err: []}
                 _collect(self._pid, output, timeout, self.argv)
                 _, status = os.waitpid(self._pid, 0)
+            except BaseException:  # a timeout (already killed) or a signal: nothing outlives it
+                _kill_and_reap(self._pid)
+                raise
             finally:
                 os.close(self._out)
                 os.close(self._err)
@@ -155,6 +171,16 @@ class Started:
             last = f": {detail[-1]}" if detail else ""
             raise LaunchError(f"{_command_line(self.argv)} failed with {describe_status(result.returncode)}{last}")
         return result
+
+    def stop(self) -> None:
+        """Kill it if it still runs, and reap it: for an answer no step will take (a step
+        before the one that needed it failed), so a failure is reported at once."""
+        if self._waited:
+            return
+        self._waited = True
+        _kill_and_reap(self._pid)
+        os.close(self._out)
+        os.close(self._err)
 
 
 def stream(argv: Sequence[str], on_output: Callable[[bytes], None], *, env: Mapping[str, str] | None = None) -> int:

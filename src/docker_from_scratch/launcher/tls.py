@@ -9,7 +9,8 @@ Decisions, in order (docker:dind's rules, facts from its ``dockerd-entrypoint.sh
     server/{ca,cert,key}.pem present, ca/key.pem absent  -> user manages the CA: only verify
     ca/key.pem present, or ca/cert.pem absent            -> we manage the CA:
         ca/key.pem and ca/cert.pem present and valid     -> keep both
-        ca/key.pem present, cert missing or expiring     -> issue a new CA cert, same key
+        ca/key.pem present, cert missing, unreadable or
+          expiring within 30 days                        -> issue a new CA cert, same key
         nothing                                          -> new CA key and cert
       then, every start: server and client certificates are issued again (addresses and
       names change between runs), existing server/client keys are kept
@@ -263,14 +264,18 @@ class _Made:
         self.key_mode, self.new_key = key_mode, new_key
 
     def write(self) -> None:
-        """key.pem (when new, else its mode repaired), then cert.pem: a stop between the
-        two leaves a key that the next start reuses."""
-        key_path = os.path.join(self.directory, "key.pem")
+        """key.pem when new, then cert.pem: a stop between the two leaves a key that the
+        next start reuses."""
         if self.new_key:
-            _write(key_path, self.key.pem(), self.key_mode)
-        else:
-            os.chmod(key_path, self.key_mode)
+            _write(os.path.join(self.directory, "key.pem"), self.key.pem(), self.key_mode)
         _write(os.path.join(self.directory, "cert.pem"), self.cert.pem(), 0o644)
+
+
+def _repair_mode(path: str, mode: int) -> None:
+    """A kept key's mode, set only when it differs (chmod needs the file's owner even
+    for no change): done while checking, so a foreign key fails before any write."""
+    if os.stat(path).st_mode & 0o7777 != mode:
+        os.chmod(path, mode)
 
 
 def _make(
@@ -281,19 +286,22 @@ def _make(
     extensions: tuple[str, ...],
     issuer: tuple[Certificate, Key] | None,
     key_mode: int,
-    key_hint: str = "",
+    hint: str = "",
 ) -> _Made:
     """A certificate for ``directory``'s key.pem, kept as docker:dind keeps it, or a new
-    key; nothing is written yet."""
+    key; nothing is written yet but a kept key's mode. ``hint``: the fix for a bad key."""
     key_path = os.path.join(directory, "key.pem")
     new_key = not _present(key_path)
-    key = crypto.new_key() if new_key else crypto.read_key(_read(key_path), key_path, hint=key_hint)
+    hint = hint or f"remove {directory} to have it made again"
+    if new_key:
+        key = crypto.new_key()
+    else:
+        key = crypto.read_key(_read(key_path), key_path, hint=hint)
+        _repair_mode(key_path, key_mode)
     try:
         cert = crypto.issue(key, name, VALID_DAYS, extensions, issuer)
     except LaunchError as exc:
-        raise LaunchError(
-            f"{directory}/cert.pem cannot be issued: {exc.message}", hint=f"remove {directory} to have it made again"
-        ) from None
+        raise LaunchError(f"{directory}/cert.pem cannot be issued: {exc.message}", hint=hint) from None
     return _Made(directory, cert, key, key_mode, new_key)
 
 
@@ -304,34 +312,48 @@ def _verify(crypto: Crypto, ca_file: str, cert_file: str, hint: str) -> None:
         raise LaunchError(f"{cert_file} does not verify against {ca_file}: {reason}", hint=hint)
 
 
+def _anew(base: str) -> str:
+    """The fix that gives a new CA. Removing ca/ alone would turn the next start
+    user-managed: server/ holds ca.pem, cert.pem and key.pem after every start."""
+    return f"remove {base}/ca and {base}/server to have a new CA made"
+
+
 def _ensure_ca(crypto: Crypto, ca_dir: str, base: str) -> tuple[CaState, Certificate, Key, _Made | None]:
     """The CA: kept, or made in memory (new, or renewed from ca/key.pem) for the caller to write."""
     key_path, cert_path = os.path.join(ca_dir, "key.pem"), os.path.join(ca_dir, "cert.pem")
-    # Removing ca/key.pem alone would turn the next start user-managed (server/ is complete).
-    key_hint = f"remove {base}/ca and {base}/server to have new certificates made"
+    anew = _anew(base)
     state: CaState = "renewed" if _present(key_path) else "created"
     if _present(key_path) and _present(cert_path):
         try:
             cert: Certificate | None = crypto.read_certificate(_read(cert_path), cert_path)
         except LaunchError as exc:  # as when it expires: docker:dind re-issues it from the key
-            log.warn(f"{exc.message}: a new CA certificate is issued from {key_path}")
+            log.warn(f"{exc.message}: a new CA certificate will be issued from {key_path}")
             cert = None
         if cert is not None and cert.valid_for(CA_RENEW_BEFORE):
-            key = crypto.read_key(_read(key_path), key_path, hint=key_hint)
+            key = crypto.read_key(_read(key_path), key_path, hint=anew)
             if not cert.matches(key):  # both kept from a volume, and not a pair
                 raise LaunchError(
                     f"{ca_dir}/key.pem does not belong to {ca_dir}/cert.pem",
-                    hint="ca/key.pem and ca/cert.pem must be a pair: remove both to have a new CA made",
+                    hint=f"ca/key.pem and ca/cert.pem must be a pair: {anew}",
                 )
+            _repair_mode(key_path, 0o600)
             return "kept", cert, key, None
     made = _make(crypto, ca_dir, name=CA_NAME, extensions=CA_EXTENSIONS, issuer=None, key_mode=0o600,
-                 key_hint=key_hint)  # fmt: skip
+                 hint=anew)  # fmt: skip
     return state, made.cert, made.key, made
 
 
 def _makedirs(*paths: str) -> None:
+    """Make the directories that are missing, 0755 whatever the umask: CI job containers
+    under other user ids must reach client/ (what exists is left as the user made it)."""
     for path in paths:
-        os.makedirs(path, mode=0o755, exist_ok=True)
+        missing = []
+        while not os.path.isdir(path):
+            missing.append(path)
+            path = os.path.dirname(path)
+        for directory in reversed(missing):
+            os.mkdir(directory)
+            os.chmod(directory, 0o755)
 
 
 def ensure_certificates(
@@ -400,15 +422,12 @@ def ensure_certificates(
         if reason is not None:
             raise LaunchError(
                 f"certificates signed by {ca_cert} do not verify against it: {reason}",
-                hint=f"make {ca_dir} a CA (basicConstraints CA:TRUE, keyUsage keyCertSign), or remove it and "
-                f"{server_dir} to have a new CA made",
+                hint=f"ca/cert.pem must be a CA certificate valid now (CA:TRUE, keyCertSign); or {_anew(base)}",
             )
     _makedirs(ca_dir, server_dir, client_dir)
     for made in (new_ca, server, client):
         if made is not None:
             made.write()
-    if new_ca is None:
-        os.chmod(ca_key, 0o600)
     ca_pem = authority.pem() if new_ca is not None else _read(ca_cert)
     for directory in (server_dir, client_dir):
         _write(os.path.join(directory, "ca.pem"), ca_pem, 0o644)  # what dockerd and clients load
