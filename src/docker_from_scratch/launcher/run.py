@@ -2,7 +2,7 @@
 
 Built on ``os.posix_spawn`` and ``select.poll`` rather than ``subprocess``: importing
 subprocess (with threading, selectors, signal's enums, shlex's re) costs ~14 ms inside the
-image, a third of the launcher's start-up budget, for the three short programs it runs
+image, a third of the launcher's start-up budget, for the short programs it runs
 (iptables, modprobe). What it needs is small: spawn with a PATH of our choosing,
 collect stdout and stderr without deadlock, give up after a timeout. ``Forked`` runs
 such waits side by side (the TLS certificates beside the other steps), ``Background``
