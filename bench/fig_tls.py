@@ -18,13 +18,14 @@ from bench.session import Session
 from bench.table import BenchError, Detail, Figure, Results, Target, format_value, median
 
 TARGET_RATIO = 0.05
+OPENSSL_DIR = "/bench-openssl"  # where the host's openssl and its two libraries are mounted
 
 
 def measure(session: Session) -> Results:
     runs = session.repetitions(7, 2)
     session.log(f"tls: {runs} first starts and restarts of each recipe")
     options = (*engine.mount_scripts(), *host_openssl(), "--entrypoint", "/usr/bin/python3")
-    stdout, _ = engine.run_attached(session.image(), "-IS", f"{engine.MOUNT_POINT}/tls_race.py", str(runs),
+    stdout, _ = engine.run_attached(session.image(), "-IS", f"{engine.MOUNT_POINT}/tls_race.py", str(runs), OPENSSL_DIR,
                                     options=options, timeout=600)  # fmt: skip
     try:
         found = json.loads(stdout.strip().splitlines()[-1])
@@ -76,5 +77,5 @@ def host_openssl() -> tuple[str, ...]:
     for path in paths:
         if path is None:
             raise BenchError("tls: docker:dind's recipe needs the build host's openssl 3 (apt-get install openssl)")
-        options += ["-v", f"{path}:/bench-openssl/{os.path.basename(path)}:ro"]
+        options += ["-v", f"{path}:{OPENSSL_DIR}/{os.path.basename(path)}:ro"]
     return tuple(options)

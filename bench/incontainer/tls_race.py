@@ -1,6 +1,7 @@
 """Our certificates against docker:dind's recipe, in our image.
 
-Run by the image's interpreter (standard library only): ``python3 -IS /bench/tls_race.py RUNS``.
+Run by the image's interpreter (standard library only):
+``python3 -IS /bench/tls_race.py RUNS OPENSSL_DIR``.
 Prints one JSON line: milliseconds per run of each recipe, first start and restart.
 
 docker:dind's recipe is ``_tls_generate_certs`` of docker-library/docker's
@@ -9,7 +10,7 @@ and client CSRs signed with ``openssl x509 -req``, each verified), reproduced co
 command; its ``mkdir``, ``cat >`` and ``cp`` become Python calls, which only makes it a
 little faster than under sh. Our image has no openssl CLI (the launcher calls libcrypto),
 so the recipe runs the build host's openssl with its own libssl and libcrypto, which
-fig_tls mounts at OPENSSL_DIR; no openssl.cnf and no system trust store, as in ours.
+fig_tls mounts in OPENSSL_DIR; no openssl.cnf and no system trust store, as in ours.
 Both recipes get the same subjectAltName entries.
 """
 
@@ -23,14 +24,17 @@ from collections.abc import Callable
 from docker_from_scratch.launcher import run, tls
 
 DAYS = "825"
-OPENSSL_DIR = "/bench-openssl"  # the host's openssl, libssl.so.3 and libcrypto.so.3
-OPENSSL_ENV = {
-    "PATH": OPENSSL_DIR,
-    "LD_LIBRARY_PATH": OPENSSL_DIR,
-    "OPENSSL_CONF": "/dev/null",
-    "SSL_CERT_FILE": "/dev/null",
-    "SSL_CERT_DIR": "/dev/null",
-}
+
+
+def openssl_env(directory: str) -> dict[str, str]:
+    """The host's openssl in ``directory``, its libraries beside it, no config, no trust store."""
+    return {
+        "PATH": directory,
+        "LD_LIBRARY_PATH": directory,
+        "OPENSSL_CONF": "/dev/null",
+        "SSL_CERT_FILE": "/dev/null",
+        "SSL_CERT_DIR": "/dev/null",
+    }
 
 
 def openssl(env: dict[str, str], *args: str) -> None:
@@ -78,7 +82,7 @@ def timed_ms(action: Callable[..., object], *args: object) -> float:
 
 def main() -> None:
     runs = int(sys.argv[1])
-    env = OPENSSL_ENV
+    env = openssl_env(sys.argv[2])
     san = ",".join(tls.server_sans())
     found: dict[str, list[float]] = {"ours": [], "dind": [], "ours_restart": [], "dind_restart": []}
     for index in range(runs):
