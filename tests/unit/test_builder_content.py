@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from docker_from_scratch.builder.build import export_tree
-from docker_from_scratch.builder.content import ROOTLESS_USER, add_etc, add_layout, ca_bundle, program_in_packages
+from docker_from_scratch.builder.content import ROOTLESS_USER, add_etc, add_layout, ca_bundle, path_in_packages
 from docker_from_scratch.builder.elf import Closure
 from docker_from_scratch.builder.tree import Entry, FileTree
 
@@ -24,9 +24,9 @@ def test_find_program_takes_the_first_package_that_has_it() -> None:
         "docker-cli": FileTree([Entry("/usr/bin/docker", "file", data=b"cli")]),
         "docker.io": FileTree([Entry("/usr/sbin/dockerd", "file", data=b"d"), Entry("/usr/bin/docker", "file")]),
     }
-    assert program_in_packages(per_package, ["docker-cli", "docker.io"], "docker") == "/usr/bin/docker"
-    assert program_in_packages(per_package, ["docker.io"], "dockerd") == "/usr/sbin/dockerd"
-    assert program_in_packages(per_package, ["docker-cli"], "dockerd") is None
+    assert path_in_packages(per_package, ["docker-cli", "docker.io"], "docker") == "/usr/bin/docker"
+    assert path_in_packages(per_package, ["docker.io"], "dockerd") == "/usr/sbin/dockerd"
+    assert path_in_packages(per_package, ["docker-cli"], "dockerd") is None
 
 
 def test_export_tree_leaves_etc_and_top_level_links_to_the_base(tmp_path: Path) -> None:

@@ -128,27 +128,17 @@ def row_component(row: Requirement) -> str:
     return "engine" if row.kind == "engine" else "tools"
 
 
-def program_in_packages(per_package: dict[str, FileTree], packages: Iterable[str], program: str) -> str | None:
-    for package in packages:
-        tree = per_package.get(package)
-        if tree is None:
-            continue
-        for directory in BIN_DIRS:
-            path = posixpath.join(directory, program)
-            if path in tree:
-                return path
-    return None
-
-
-def library_in_packages(
-    per_package: dict[str, FileTree], packages: Iterable[str], soname: str, arch: str
+def path_in_packages(
+    per_package: dict[str, FileTree], packages: Iterable[str], name: str, directories: Iterable[str] = BIN_DIRS
 ) -> str | None:
+    """``name`` in the first of ``packages`` that has it in one of ``directories`` (a
+    program in the bin directories, a library's soname in the loader's)."""
     for package in packages:
         tree = per_package.get(package)
         if tree is None:
             continue
-        for directory in default_library_dirs(arch):
-            path = posixpath.join(directory, soname)
+        for directory in directories:
+            path = posixpath.join(directory, name)
             if path in tree:
                 return path
     return None
@@ -225,26 +215,24 @@ def add_rows(
     where = f"{sources.suite}/{sources.arch}"
     per_package = sources.per_package
     row_files: dict[str, list[str]] = {}
+    library_dirs = default_library_dirs(sources.arch)
     for row in rows:
         group = row_component(row)
         named: list[str] = []
-        for program in row.programs:
-            path = program_in_packages(per_package, packages[row.name], program)
-            if path is None:
-                raise BuildError(
-                    f"no {program} in {', '.join(packages[row.name])} ({where})",
-                    hint=f"fix row {row.name!r} in requirements/table.py",
-                )
-            closure.add_with_libraries(path, f"{row.name}: program {program}", group)
-            named.append(path)
+        # (name, where the packages have it, why it is in the image)
+        wanted: list[tuple[str, tuple[str, ...], str]] = [
+            (program, BIN_DIRS, f"program {program}") for program in row.programs
+        ]
         if row.probe == "library":
-            path = library_in_packages(per_package, packages[row.name], row.target, sources.arch)
+            wanted.append((row.target, library_dirs, f"library {row.target} (dlopened)"))
+        for name, directories, why in wanted:
+            path = path_in_packages(per_package, packages[row.name], name, directories)
             if path is None:
                 raise BuildError(
-                    f"no {row.target} in {', '.join(packages[row.name])} ({where})",
+                    f"no {name} in {', '.join(packages[row.name])} ({where})",
                     hint=f"fix row {row.name!r} in requirements/table.py",
                 )
-            closure.add_with_libraries(path, f"{row.name}: library {row.target} (dlopened)", group)
+            closure.add_with_libraries(path, f"{row.name}: {why}", group)
             named.append(path)
         for path in row.files:
             named.append(path)
