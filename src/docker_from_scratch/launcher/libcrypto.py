@@ -113,7 +113,6 @@ class Crypto:
         except (OSError, AttributeError) as exc:  # AttributeError: a symbol OpenSSL 3.0 has is missing
             raise LaunchError(f"{library} cannot be loaded ({exc})") from None
         self.lib = lib
-        self.library = library
         self._check(lib.OPENSSL_init_crypto(_NO_LOAD_CONFIG, None), "initialise libcrypto")
 
     # --- errors ------------------------------------------------------------------------
