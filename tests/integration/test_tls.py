@@ -49,16 +49,24 @@ def extension(cert: Path, name: str) -> str:
     return openssl("x509", "-in", os.fspath(cert), "-noout", "-ext", name).stdout
 
 
-def other_ca(directory: Path, days: str = "365") -> tuple[Path, Path]:
-    """A second, unrelated CA (key and certificate) made straight with openssl."""
+def other_ca(
+    directory: Path, days: str = "365", extensions: tuple[str, ...] = (), issuer: tuple[Path, Path] | None = None
+) -> tuple[Path, Path]:
+    """A second, unrelated CA (key and certificate) made straight with openssl: self-signed,
+    or an intermediate signed by ``issuer`` (its key and cert); ``extensions`` added."""
     directory.mkdir(parents=True, exist_ok=True)
     key, cert = directory / "key.pem", directory / "cert.pem"
-    openssl(
+    args = [
         "req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-noenc",
         "-keyout", os.fspath(key), "-out", os.fspath(cert), "-subj", f"/CN={directory.name} CA",
         "-days", days, "-addext", "basicConstraints=critical,CA:TRUE",
         "-addext", "keyUsage=critical,keyCertSign,digitalSignature",
-    )  # fmt: skip
+    ]  # fmt: skip
+    if issuer is not None:
+        args += ["-CA", os.fspath(issuer[1]), "-CAkey", os.fspath(issuer[0])]
+    for extension in extensions:
+        args += ["-addext", extension]
+    openssl(*args)
     return key, cert
 
 
@@ -377,14 +385,7 @@ def test_certificates_encrypted_pem_certificate_fails_without_a_prompt(tmp_path:
 def test_certificates_kept_ca_without_key_identifier_signs_leaves(tmp_path: Path) -> None:
     """A kept CA without a subjectKeyIdentifier (hand-made CAs) should still sign leaves that verify."""
     certdir = tmp_path / "certs"
-    (certdir / "ca").mkdir(parents=True)
-    key, cert = certdir / "ca/key.pem", certdir / "ca/cert.pem"
-    openssl(
-        "req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-noenc",
-        "-keyout", os.fspath(key), "-out", os.fspath(cert), "-subj", "/CN=no-ski CA", "-days", "365",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "subjectKeyIdentifier=none",
-        "-addext", "authorityKeyIdentifier=none",
-    )  # fmt: skip
+    _, cert = other_ca(certdir / "ca", extensions=("subjectKeyIdentifier=none", "authorityKeyIdentifier=none"))
     assert "Subject Key Identifier" not in openssl("x509", "-in", os.fspath(cert), "-noout", "-text").stdout
     assert make(certdir).ca == "kept"
     for leaf in LEAVES:
@@ -393,16 +394,9 @@ def test_certificates_kept_ca_without_key_identifier_signs_leaves(tmp_path: Path
 
 def test_certificates_kept_intermediate_ca_signs_leaves(tmp_path: Path) -> None:
     """A kept ca/ holding an intermediate CA (signed by another root) should be trusted as given."""
-    root_key, root_cert = other_ca(tmp_path / "root")
+    root = other_ca(tmp_path / "root")
     certdir = tmp_path / "certs"
-    (certdir / "ca").mkdir(parents=True)
-    key, cert = certdir / "ca/key.pem", certdir / "ca/cert.pem"
-    openssl(
-        "req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-noenc",
-        "-keyout", os.fspath(key), "-out", os.fspath(cert), "-subj", "/CN=intermediate CA", "-days", "365",
-        "-CA", os.fspath(root_cert), "-CAkey", os.fspath(root_key),
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,digitalSignature",
-    )  # fmt: skip
+    _, cert = other_ca(certdir / "ca", issuer=root)
     assert make(certdir).ca == "kept"
     for leaf in LEAVES:
         openssl("verify", "-partial_chain", "-CAfile", os.fspath(cert), os.fspath(certdir / leaf / "cert.pem"))
