@@ -3,6 +3,8 @@
 import os
 import stat
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -147,24 +149,39 @@ def test_files_stale_pidfiles_removed_case_insensitively(tmp_path: Path) -> None
     assert (run / "sshd.pid").exists() and not (run / "docker.pid").exists()
 
 
-def test_files_pidfile_of_a_running_dockerd_is_kept(tmp_path: Path) -> None:
-    """A docker.pid naming a live process called dockerd is no stale file."""
-    program = tmp_path / "dockerd"
+@contextmanager
+def running_as(tmp_path: Path, name: str) -> Iterator[int]:
+    """A live process whose /proc comm is ``name`` (a copy of sleep); yields its pid."""
+    program = tmp_path / name
     program.write_bytes(Path("/bin/sleep").read_bytes())
     program.chmod(0o755)
     process = subprocess.Popen([str(program), "30"])
     # With vfork, Popen returns once the child's exec has swapped its memory, a moment
     # before the kernel renames it: wait until /proc shows the new name.
     comm = Path(f"/proc/{process.pid}/comm")
-    assert sleep_until(lambda: comm.read_text().strip() == "dockerd", timeout=5)
+    assert sleep_until(lambda: comm.read_text().strip() == name, timeout=5)
     try:
-        (tmp_path / "run").mkdir()
-        (tmp_path / "run" / "docker.pid").write_text(str(process.pid))
-        assert files.remove_stale_pidfiles(str(tmp_path)) == []
-        assert (tmp_path / "run" / "docker.pid").exists()
+        yield process.pid
     finally:
         process.kill()
         process.wait()
+
+
+def test_files_pidfile_of_a_running_dockerd_is_kept(tmp_path: Path) -> None:
+    """A docker.pid naming a live process called dockerd is no stale file."""
+    with running_as(tmp_path, "dockerd") as pid:
+        (tmp_path / "run").mkdir()
+        (tmp_path / "run" / "docker.pid").write_text(str(pid))
+        assert files.remove_stale_pidfiles(str(tmp_path)) == []
+        assert (tmp_path / "run" / "docker.pid").exists()
+
+
+def test_files_pidfile_naming_a_docker_client_is_stale(tmp_path: Path) -> None:
+    """A docker.pid whose number now belongs to a docker CLI (a CI job's exec) is removed."""
+    with running_as(tmp_path, "docker") as pid:
+        (tmp_path / "run").mkdir()
+        (tmp_path / "run" / "docker.pid").write_text(str(pid))
+        assert files.remove_stale_pidfiles(str(tmp_path)) == [str(tmp_path / "run" / "docker.pid")]
 
 
 def test_files_dist_fallback_links_missing_programs(tmp_path: Path) -> None:

@@ -219,14 +219,19 @@ def remove_broken_json(root: str = "/", data_root: str = DATA_ROOT) -> list[str]
 
 
 def _pid_alive_as_docker(pidfile: str) -> bool:
-    """Does ``pidfile`` name a running dockerd/containerd (not us)? Then it is no stale file."""
+    """Does ``pidfile`` name a running dockerd/containerd (not us)? Then it is no stale file.
+
+    The docker CLI does not count: a CI job polling ``docker exec DIND docker version``
+    while the container restarts runs it in the new PID namespace, where it can hold the
+    number the old dockerd had; kept, the file then stops the new dockerd ("process with
+    PID N is still running"), seen in tests/e2e/test_reliability_crash.py on forky."""
     try:
         with open(pidfile) as handle:
             pid = int(handle.read().strip() or "0")
         if pid <= 0 or pid == os.getpid():
             return False
         with open(f"/proc/{pid}/comm") as handle:  # our PID namespace, whatever the root
-            return handle.read().strip() in ("dockerd", "containerd", "docker")
+            return handle.read().strip() in ("dockerd", "containerd")
     except (OSError, ValueError):
         return False
 
